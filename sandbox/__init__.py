@@ -1,0 +1,1 @@
+"""Local Kubernetes sandbox: etcd, kube-apiserver, controller-manager, scheduler, kwok and istiod as loopback processes."""

@@ -1,0 +1,53 @@
+"""python -m sandbox {build,up,down,status,env}"""
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+
+from .cluster import Sandbox, SandboxError, CONTROL_PLANE
+from . import config
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description="Local Kubernetes + istiod sandbox on 127.0.0.1")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("build", help="build the binaries into the version-keyed cache").add_argument(
+        "targets", nargs="*", default=["all"])
+    sub.add_parser("up", help="start (idempotent) and wait until the API is ready")
+    down = sub.add_parser("down", help="stop what the sandbox started and remove its state")
+    down.add_argument("--keep-state", action="store_true", help="keep certs, data and logs")
+    sub.add_parser("status", help="what is running, with resident memory")
+    sub.add_parser("env", help="shell exports for the sandbox kubeconfig")
+    args = parser.parse_args(argv)
+
+    if args.command == "build":
+        script = config.REPO_ROOT / "sandbox" / "build.sh"
+        return subprocess.call(["bash", str(script)] + args.targets)
+    box = Sandbox()
+    try:
+        if args.command == "up":
+            box.up()
+        elif args.command == "down":
+            box.down(keep_state=args.keep_state)
+        elif args.command == "status":
+            rows = box.status()
+            total = 0
+            for row in rows:
+                state = f"running pid {row['pid']:<7} rss {row['rss_mib']:>7.1f} MiB" if row["running"] else "stopped"
+                print(f"{row['name']:<24} {state}")
+                total += row["rss_mib"]
+            print(f"{'total':<24} rss {total:.1f} MiB")
+            return 0 if all(r["running"] for r in rows if r["name"] in CONTROL_PLANE) else 3
+        elif args.command == "env":
+            for key, value in box.env().items():
+                print(f"export {key}={shlex.quote(value)}")
+            print(f"export PATH={shlex.quote(str(box.paths.state / 'bin'))}:\"$PATH\"")
+    except SandboxError as exc:
+        print(f"sandbox: ERROR: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

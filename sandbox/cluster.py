@@ -1,0 +1,404 @@
+"""Start, stop and inspect the sandbox processes. Every process listens on 127.0.0.1 only."""
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import yaml
+
+from . import config, pki
+
+
+class SandboxError(Exception):
+    """A failure with a message that says what to do."""
+
+
+NODE_NAME = "sandbox-node-0"
+ADMIN_USER = "sandbox-admin"
+CLIENTS = {
+    "admin": (ADMIN_USER, "system:masters"),
+    "kube-controller-manager": ("system:kube-controller-manager", None),
+    "kube-scheduler": ("system:kube-scheduler", None),
+    "kwok": ("sandbox-kwok", "system:masters"),
+    "istiod": ("system:serviceaccount:istio-system:istiod", None),
+}
+CONTROL_PLANE = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]
+
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [
+        {"level": "None", "resources": [{"group": "coordination.k8s.io", "resources": ["leases"]}]},
+        {"level": "None", "verbs": ["watch"]},
+        {"level": "None", "users": ["system:kube-controller-manager", "system:kube-scheduler", "system:apiserver",
+                                    "sandbox-kwok"], "verbs": ["get", "list"]},
+        {"level": "None", "userGroups": ["system:serviceaccounts:kube-system"], "verbs": ["get", "list"]},
+        {"level": "Metadata"},
+    ],
+}
+
+
+class Sandbox:
+    def __init__(self, paths=None, ports=None, versions=None, out=print):
+        self.paths = paths or config.default_paths()
+        self.ports = ports or config.Ports()
+        self.versions = versions or config.load_versions()
+        self.out = out
+
+    # ---- files -------------------------------------------------------------------------------
+    def bin(self, name):
+        return config.binary(self.paths, self.versions, name)
+
+    def _pidfile(self, name):
+        return self.paths.run / f"{name}.pid"
+
+    def _kubeconfig_for(self, client):
+        return self.paths.kubeconfig if client == "admin" else self.paths.state / f"{client}.kubeconfig"
+
+    def _write_kubeconfigs(self):
+        pki_dir = self.paths.pki
+        for client in CLIENTS:
+            doc = {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "istio-runbooks-sandbox", "cluster": {
+                    "server": f"https://127.0.0.1:{self.ports.apiserver}",
+                    "certificate-authority": str(pki_dir / "ca.crt")}}],
+                "users": [{"name": client, "user": {
+                    "client-certificate": str(pki_dir / f"{client}.crt"),
+                    "client-key": str(pki_dir / f"{client}.key")}}],
+                "contexts": [{"name": "sandbox", "context": {"cluster": "istio-runbooks-sandbox", "user": client}}],
+                "current-context": "sandbox",
+            }
+            path = self._kubeconfig_for(client)
+            path.write_text(yaml.safe_dump(doc, sort_keys=False))
+            path.chmod(0o600)
+
+    def _write_kwok_config(self):
+        share = self.paths.cache / "share" / f"kwok-{self.versions['KWOK_VERSION']}" / "stages.yaml"
+        if not share.exists():
+            raise SandboxError(f"kwok stages missing at {share}; run 'python -m sandbox build'.")
+        stages = [d for d in yaml.safe_load_all(share.read_text()) if d]
+        for stage in stages:
+            if stage["metadata"]["name"] == "pod-ready":
+                # Pods annotated sandbox.istio-runbooks.io/never-ready stay unready: a stuck rollout on demand.
+                stage["spec"]["selector"]["matchExpressions"].append(
+                    {"key": '.metadata.annotations["sandbox.istio-runbooks.io/never-ready"]',
+                     "operator": "DoesNotExist"})
+        path = self.paths.state / "kwok.yaml"
+        path.write_text(yaml.safe_dump_all(stages, sort_keys=False))
+        return path
+
+    # ---- process records ---------------------------------------------------------------------
+    def _record(self, name):
+        path = self._pidfile(name)
+        if not path.exists():
+            return None
+        try:
+            rec = json.loads(path.read_text())
+            int(rec["pid"])
+            return rec
+        except (ValueError, KeyError, TypeError):
+            return {"pid": -1, "binary": "", "corrupt": True}
+
+    @staticmethod
+    def _cmdline(pid):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                return [part.decode(errors="replace") for part in handle.read().split(b"\0") if part]
+        except OSError:
+            return []
+
+    def _owned_pid(self, name):
+        """PID of a live process that this sandbox started for name, else None."""
+        rec = self._record(name)
+        if not rec or rec.get("corrupt"):
+            return None
+        cmd = self._cmdline(rec["pid"])
+        if cmd and cmd[0] == rec["binary"] and str(self.paths.state) in " ".join(cmd):
+            return rec["pid"]
+        return None
+
+    def _clear_stale(self):
+        self.paths.run.mkdir(parents=True, exist_ok=True)
+        for path in sorted(self.paths.run.glob("*.pid")):
+            name = path.stem
+            if self._owned_pid(name) is None:
+                rec = self._record(name) or {}
+                self.out(f"sandbox: removing stale PID file {path.name} (pid {rec.get('pid')} is not a running "
+                         f"sandbox {name}); that process, if any, is left alone")
+                path.unlink()
+
+    def running(self):
+        return {name: self._owned_pid(name) for name in CONTROL_PLANE + ["istiod"] if self._owned_pid(name)}
+
+    # ---- start -------------------------------------------------------------------------------
+    def _check_binaries(self, names):
+        missing = [str(self.bin(n)) for n in names if not os.access(self.bin(n), os.X_OK)]
+        if missing:
+            raise SandboxError("sandbox binaries missing: " + ", ".join(missing) +
+                               ". Build them with 'python -m sandbox build' (needs Go and the Go module proxy or a "
+                               "mirror) or copy them into that folder from your mirror.")
+
+    def _check_ports(self, ports):
+        busy = []
+        for label, port in ports:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                busy.append(f"{port} ({label})")
+            finally:
+                sock.close()
+        if busy:
+            raise SandboxError("port already in use on 127.0.0.1: " + ", ".join(busy) +
+                               ". Stop whatever holds it (see 'ss -ltnp'), or run 'python -m sandbox down' if it is "
+                               "an old sandbox from another checkout.")
+
+    def _spawn(self, name, args, env=None):
+        binary = str(self.bin(name))
+        log = self.paths.logs / f"{name}.log"
+        with open(log, "ab") as handle:
+            proc = subprocess.Popen([binary] + args, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    cwd=self.paths.state, env={**os.environ, **(env or {})}, start_new_session=True)
+        self._pidfile(name).write_text(json.dumps({"pid": proc.pid, "binary": binary, "started": time.time()}))
+        return proc
+
+    def _ssl_context(self, verify=True):
+        if not verify:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            return ctx
+        ctx = ssl.create_default_context(cafile=str(self.paths.pki / "ca.crt"))
+        ctx.load_cert_chain(str(self.paths.pki / "admin.crt"), str(self.paths.pki / "admin.key"))
+        return ctx
+
+    def _get(self, url, verify=True, timeout=2):
+        with urllib.request.urlopen(url, context=self._ssl_context(verify) if url.startswith("https") else None,
+                                    timeout=timeout) as resp:
+            return resp.status, resp.read().decode()
+
+    def api(self, method, path, body=None):
+        req = urllib.request.Request(f"https://127.0.0.1:{self.ports.apiserver}{path}", method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, context=self._ssl_context(), timeout=10) as resp:
+            return json.loads(resp.read().decode())
+
+    def _wait(self, name, proc, probe, timeout=120):
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            if proc is not None and proc.poll() is not None:
+                raise SandboxError(f"{name} exited with code {proc.returncode}. Last log lines:\n" + self._tail(name))
+            try:
+                if probe():
+                    return
+            except (OSError, urllib.error.URLError, ValueError) as exc:
+                last = exc
+            time.sleep(0.25)
+        raise SandboxError(f"{name} not ready after {timeout}s ({last}). Last log lines:\n" + self._tail(name))
+
+    def _tail(self, name, lines=15):
+        log = self.paths.logs / f"{name}.log"
+        if not log.exists():
+            return "(no log)"
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+    def _args(self, name):
+        p, pk, st = self.ports, self.paths.pki, self.paths.state
+        if name == "etcd":
+            return ["--name=sandbox", f"--data-dir={self.paths.data / 'etcd'}",
+                    f"--listen-client-urls=http://127.0.0.1:{p.etcd_client}",
+                    f"--advertise-client-urls=http://127.0.0.1:{p.etcd_client}",
+                    f"--listen-peer-urls=http://127.0.0.1:{p.etcd_peer}",
+                    f"--initial-advertise-peer-urls=http://127.0.0.1:{p.etcd_peer}",
+                    f"--initial-cluster=sandbox=http://127.0.0.1:{p.etcd_peer}",
+                    "--unsafe-no-fsync", "--quota-backend-bytes=4294967296", "--log-level=warn"]
+        if name == "kube-apiserver":
+            return [f"--etcd-servers=http://127.0.0.1:{p.etcd_client}", "--bind-address=127.0.0.1",
+                    "--advertise-address=127.0.0.1", f"--secure-port={p.apiserver}",
+                    f"--tls-cert-file={pk / 'apiserver.crt'}", f"--tls-private-key-file={pk / 'apiserver.key'}",
+                    f"--client-ca-file={pk / 'ca.crt'}", f"--service-account-key-file={pk / 'sa.pub'}",
+                    f"--service-account-signing-key-file={pk / 'sa.key'}",
+                    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                    "--service-cluster-ip-range=10.96.0.0/16", "--authorization-mode=RBAC",
+                    "--allow-privileged=true", "--endpoint-reconciler-type=none",
+                    f"--audit-policy-file={st / 'audit-policy.yaml'}", f"--audit-log-path={self.paths.audit_log}",
+                    "--audit-log-format=json", "--audit-log-maxsize=200", "--audit-log-maxbackup=1",
+                    "--max-requests-inflight=800", "--max-mutating-requests-inflight=400", "--profiling=false",
+                    f"--cert-dir={st / 'apiserver-certs'}"]
+        if name == "kube-controller-manager":
+            kc = self._kubeconfig_for(name)
+            return [f"--kubeconfig={kc}", f"--authentication-kubeconfig={kc}", f"--authorization-kubeconfig={kc}",
+                    "--bind-address=127.0.0.1", f"--secure-port={p.controller_manager}", "--leader-elect=false",
+                    f"--service-account-private-key-file={pk / 'sa.key'}", f"--root-ca-file={pk / 'ca.crt'}",
+                    "--use-service-account-credentials=true", f"--cluster-signing-cert-file={pk / 'ca.crt'}",
+                    f"--cluster-signing-key-file={pk / 'ca.key'}", "--kube-api-qps=300", "--kube-api-burst=600",
+                    "--concurrent-deployment-syncs=20", "--concurrent-replicaset-syncs=20",
+                    "--concurrent-statefulset-syncs=10", "--concurrent-daemonset-syncs=10",
+                    f"--cert-dir={st / 'kcm-certs'}"]
+        if name == "kube-scheduler":
+            kc = self._kubeconfig_for(name)
+            return [f"--kubeconfig={kc}", f"--authentication-kubeconfig={kc}", f"--authorization-kubeconfig={kc}",
+                    "--bind-address=127.0.0.1", f"--secure-port={p.scheduler}", "--leader-elect=false",
+                    f"--cert-dir={st / 'scheduler-certs'}"]
+        if name == "kwok":
+            return [f"--kubeconfig={self._kubeconfig_for('kwok')}", f"--config={st / 'kwok.yaml'}",
+                    "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+                    "--cidr=10.244.0.1/16", "--node-ip=127.0.0.1", f"--server-address=127.0.0.1:{p.kwok}",
+                    "--node-lease-duration-seconds=40"]
+        raise KeyError(name)
+
+    def _probe(self, name):
+        p = self.ports
+        if name == "etcd":
+            return lambda: json.loads(self._get(f"http://127.0.0.1:{p.etcd_client}/health")[1]).get("health") == "true"
+        if name == "kube-apiserver":
+            return lambda: self._get(f"https://127.0.0.1:{p.apiserver}/readyz")[1] == "ok"
+        if name == "kube-controller-manager":
+            return lambda: self._get(f"https://127.0.0.1:{p.controller_manager}/healthz", verify=False)[1] == "ok"
+        if name == "kube-scheduler":
+            return lambda: self._get(f"https://127.0.0.1:{p.scheduler}/healthz", verify=False)[1] == "ok"
+        if name == "kwok":
+            return self._node_ready
+        raise KeyError(name)
+
+    def _port_of(self, name):
+        p = self.ports
+        return {"etcd": [("etcd client", p.etcd_client), ("etcd peer", p.etcd_peer)],
+                "kube-apiserver": [("kube-apiserver", p.apiserver)],
+                "kube-controller-manager": [("kube-controller-manager", p.controller_manager)],
+                "kube-scheduler": [("kube-scheduler", p.scheduler)],
+                "kwok": [("kwok", p.kwok)]}[name]
+
+    def _ensure_node(self):
+        node = {
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": NODE_NAME,
+                         "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+                         "labels": {"kubernetes.io/hostname": NODE_NAME, "kubernetes.io/os": "linux",
+                                    "kubernetes.io/arch": "amd64", "type": "kwok"}},
+            "status": {"allocatable": {"cpu": "64", "memory": "256Gi", "pods": "2000"},
+                       "capacity": {"cpu": "64", "memory": "256Gi", "pods": "2000"}},
+        }
+        try:
+            self.api("POST", "/api/v1/nodes", node)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 409:
+                raise
+
+    def _node_ready(self):
+        node = self.api("GET", f"/api/v1/nodes/{NODE_NAME}")
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in node.get("status", {}).get("conditions", []))
+
+    def up(self):
+        start = time.time()
+        self._check_binaries(CONTROL_PLANE)
+        for folder in (self.paths.run, self.paths.logs, self.paths.data):
+            folder.mkdir(parents=True, exist_ok=True)
+        self._clear_stale()
+        missing = [name for name in CONTROL_PLANE if self._owned_pid(name) is None]
+        if not missing:
+            self._wait("kube-apiserver", None, self._probe("kube-apiserver"), timeout=30)
+            self._link_tools()
+            self.out(f"sandbox: already up. export KUBECONFIG={self.paths.kubeconfig}")
+            return
+        self._check_ports([port for name in missing for port in self._port_of(name)])
+        pki.ensure(self.paths.pki, CLIENTS)
+        self._write_kubeconfigs()
+        (self.paths.state / "audit-policy.yaml").write_text(yaml.safe_dump(AUDIT_POLICY, sort_keys=False))
+        self._write_kwok_config()
+        started = []
+        try:
+            for name in CONTROL_PLANE:
+                if name not in missing:
+                    continue
+                self.out(f"sandbox: starting {name}")
+                proc = self._spawn(name, self._args(name))
+                started.append(name)
+                if name == "kwok":
+                    self._ensure_node()
+                self._wait(name, proc, self._probe(name))
+        except BaseException:
+            for name in reversed(started):
+                self._stop(name)
+            raise
+        self._link_tools()
+        self.out(f"sandbox: up in {time.time() - start:.1f}s. export KUBECONFIG={self.paths.kubeconfig}")
+
+    # ---- stop --------------------------------------------------------------------------------
+    def _stop(self, name, timeout=20):
+        pid = self._owned_pid(name)
+        pidfile = self._pidfile(name)
+        if pid is None:
+            pidfile.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.time() + timeout
+        while time.time() < deadline and self._cmdline(pid):
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            time.sleep(0.1)
+        if self._cmdline(pid):
+            os.kill(pid, signal.SIGKILL)
+        pidfile.unlink(missing_ok=True)
+        return True
+
+    def down(self, keep_state=False):
+        if not self.paths.run.exists() or not list(self.paths.run.glob("*.pid")):
+            self.out("sandbox: nothing is running (no PID files); nothing to stop")
+        else:
+            self._clear_stale()
+            for name in reversed(CONTROL_PLANE + ["istiod"]):
+                if self._stop(name):
+                    self.out(f"sandbox: stopped {name}")
+        if not keep_state and self.paths.state.exists():
+            import shutil
+            shutil.rmtree(self.paths.state)
+            self.out(f"sandbox: removed {self.paths.state}")
+
+    # ---- status ------------------------------------------------------------------------------
+    @staticmethod
+    def rss_kib(pid):
+        try:
+            with open(f"/proc/{pid}/status") as handle:
+                for line in handle:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def status(self):
+        rows = []
+        for name in CONTROL_PLANE + ["istiod"]:
+            pid = self._owned_pid(name)
+            rows.append({"name": name, "pid": pid, "running": pid is not None,
+                         "rss_mib": round(self.rss_kib(pid) / 1024, 1) if pid else 0})
+        return rows
+
+    def _link_tools(self):
+        """Unversioned names (kubectl, istioctl, ...) in the state folder, for PATH."""
+        links = self.paths.state / "bin"
+        links.mkdir(parents=True, exist_ok=True)
+        for name in CONTROL_PLANE + ["kubectl", "istioctl", "pilot-discovery"]:
+            target, link = self.bin(name), links / name
+            if target.exists() and (not link.is_symlink() or os.readlink(link) != str(target)):
+                link.unlink(missing_ok=True)
+                link.symlink_to(target)
+
+    def env(self):
+        return {"KUBECONFIG": str(self.paths.kubeconfig), "K8S_AUTH_KUBECONFIG": str(self.paths.kubeconfig),
+                "K8S_AUTH_CONTEXT": "sandbox", "SANDBOX_BIN": str(self.paths.bin),
+                "SANDBOX_AUDIT_LOG": str(self.paths.audit_log)}

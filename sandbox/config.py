@@ -1,0 +1,83 @@
+"""Sandbox paths, ports and pinned versions."""
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+VERSIONS_FILE = Path(__file__).resolve().parent / "versions.env"
+
+
+def load_versions(path=VERSIONS_FILE):
+    versions = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            versions[key.strip()] = value.strip()
+    return versions
+
+
+@dataclass(frozen=True)
+class Ports:
+    etcd_client: int = 23790
+    etcd_peer: int = 23800
+    apiserver: int = 16443
+    controller_manager: int = 16257
+    scheduler: int = 16259
+    kwok: int = 16280
+    istiod_http: int = 15080
+    istiod_grpc: int = 15010
+    istiod_secure_grpc: int = 15012
+    istiod_monitoring: int = 15014
+    istiod_webhook: int = 15017
+
+
+@dataclass(frozen=True)
+class Paths:
+    cache: Path
+    state: Path
+
+    @property
+    def bin(self):
+        return self.cache / "bin"
+
+    @property
+    def pki(self):
+        return self.state / "pki"
+
+    @property
+    def run(self):
+        return self.state / "run"
+
+    @property
+    def logs(self):
+        return self.state / "logs"
+
+    @property
+    def data(self):
+        return self.state / "data"
+
+    @property
+    def kubeconfig(self):
+        return self.state / "kubeconfig"
+
+    @property
+    def audit_log(self):
+        return self.logs / "audit.log"
+
+
+def default_paths():
+    cache = Path(os.environ.get("ISTIO_RUNBOOKS_CACHE", Path.home() / ".cache" / "istio-runbooks"))
+    state = Path(os.environ.get("SANDBOX_STATE_DIR", REPO_ROOT / ".sandbox"))
+    return Paths(cache=cache, state=state)
+
+
+def binary(paths, versions, name):
+    """Cached binary path for a component, keyed by its version."""
+    key = {
+        "etcd": "ETCD_VERSION",
+        "kwok": "KWOK_VERSION",
+        "pilot-discovery": "ISTIO_VERSION",
+        "istioctl": "ISTIO_VERSION",
+    }.get(name, "K8S_VERSION")
+    return paths.bin / f"{name}-{versions[key]}"

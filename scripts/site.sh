@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The main job: install everything, start the sandbox and run site.yml against it.
+# Extra arguments go to ansible-playbook (e.g. --check --diff, --tags mtls).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bash scripts/bootstrap.sh --sandbox
+.venv/bin/python -m sandbox up
+export PATH="$root/.venv/bin:$root/.sandbox/bin:$PATH"
+exec ansible-playbook site.yml "$@"
