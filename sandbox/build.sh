@@ -50,6 +50,10 @@ run_go() {
     if grep -qE "dial tcp|no such host|connection refused|i/o timeout|TLS handshake" "$log"; then
       die "$name: the Go module proxy is unreachable (GOPROXY=$(go env GOPROXY)). Set GOPROXY to a reachable mirror, or pre-fill GOMODCACHE and set GOFLAGS=-mod=mod GOPROXY=off. Log: $log"
     fi
+    if grep -qE "403 Forbidden|404 Not Found|410 Gone|not available|unknown revision" "$log"; then
+      grep -m1 -E "403 Forbidden|404 Not Found|410 Gone|not available|unknown revision" "$log" >&2
+      die "$name: a module version it needs is not served by GOPROXY=$(go env GOPROXY). Pin another served version in sandbox/versions.env, or point GOPROXY at a mirror that has it. Log: $log"
+    fi
     tail -n 20 "$log" >&2
     die "$name: go build failed. Full log: $log"
   fi

@@ -1,0 +1,42 @@
+"""Read the sandbox apiserver audit log: who wrote what, since when."""
+import datetime
+import json
+
+WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
+# Reviews are answered, never stored: they are not writes to the cluster.
+NON_PERSISTED = {"selfsubjectaccessreviews", "selfsubjectreviews", "subjectaccessreviews", "tokenreviews",
+                 "localsubjectaccessreviews", "selfsubjectrulesreviews"}
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _ts(value):
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+class AuditLog:
+    def __init__(self, path):
+        self.path = path
+
+    def events(self, since=None):
+        with open(self.path, encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if since and _ts(event["requestReceivedTimestamp"]) < since:
+                    continue
+                yield event
+
+    def writes(self, since, user="sandbox-admin"):
+        """Persisting write requests by user since a time, as (verb, resource, namespace, name)."""
+        found = []
+        for event in self.events(since):
+            ref = event.get("objectRef", {})
+            if (event.get("user", {}).get("username") == user and event.get("verb") in WRITE_VERBS
+                    and ref.get("resource") not in NON_PERSISTED and event.get("stage") == "ResponseComplete"):
+                found.append((event["verb"], ref.get("resource"), ref.get("namespace"), ref.get("name")))
+        return found

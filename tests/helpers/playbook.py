@@ -1,0 +1,56 @@
+"""Run a playbook through ansible-runner (as AWX does) and return its stats and events."""
+import os
+import tempfile
+from pathlib import Path
+
+import ansible_runner
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Run:
+    def __init__(self, runner):
+        self.rc = runner.rc
+        self.status = runner.status
+        self.stats = runner.stats or {}
+        self.events = list(runner.events)
+        self.stdout = runner.stdout.read()
+
+    def count(self, key, host="sandbox"):
+        return self.stats.get(key, {}).get(host, 0)
+
+    @property
+    def changed(self):
+        return self.count("changed")
+
+    @property
+    def failed(self):
+        return self.rc != 0
+
+    def task_results(self, name_part):
+        return [e["event_data"]["res"] for e in self.events
+                if e.get("event") in ("runner_on_ok", "runner_on_failed")
+                and name_part in e["event_data"].get("task", "")]
+
+
+def run_playbook(playbook, extra_vars=None, check=False, diff=False, tags=None, inventory=None):
+    cmdline = []
+    if check:
+        cmdline.append("--check")
+    if diff:
+        cmdline.append("--diff")
+    if tags:
+        cmdline += ["--tags", tags]
+    with tempfile.TemporaryDirectory(prefix="runner-") as private:
+        runner = ansible_runner.run(
+            private_data_dir=private,
+            project_dir=str(ROOT),
+            playbook=str(ROOT / playbook),
+            inventory=str(ROOT / (inventory or "inventories/sandbox/hosts.yml")),
+            extravars=extra_vars or {},
+            cmdline=" ".join(cmdline) or None,
+            envvars={"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
+                     "PATH": os.environ["PATH"]},
+            quiet=True,
+        )
+        return Run(runner)
