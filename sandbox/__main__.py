@@ -19,6 +19,10 @@ def main(argv=None):
     down.add_argument("--keep-state", action="store_true", help="keep certs, data and logs")
     sub.add_parser("status", help="what is running, with resident memory")
     sub.add_parser("env", help="shell exports for the sandbox kubeconfig")
+    istiod = sub.add_parser("istiod", help="run istiod out-of-cluster for one revision (after Istio is installed)")
+    istiod.add_argument("action", choices=["up", "down"])
+    istiod.add_argument("--revision", default="default")
+    istiod.add_argument("--port-offset", type=int, default=0, help="added to every istiod port (15017 + offset ...)")
     args = parser.parse_args(argv)
 
     if args.command == "build":
@@ -39,6 +43,13 @@ def main(argv=None):
                 total += row["rss_mib"]
             print(f"{'total':<24} rss {total:.1f} MiB")
             return 0 if all(r["running"] for r in rows if r["name"] in CONTROL_PLANE) else 3
+        elif args.command == "istiod":
+            if args.action == "up":
+                started = box.istiod_up(args.revision, args.port_offset)
+                print(f"sandbox: istiod-{args.revision} {'started' if started else 'already running'}")
+            else:
+                stopped = box.istiod_down(args.revision)
+                print(f"sandbox: istiod-{args.revision} {'stopped' if stopped else 'was not running'}")
         elif args.command == "env":
             for key, value in box.env().items():
                 print(f"export {key}={shlex.quote(value)}")

@@ -62,23 +62,25 @@ class Sandbox:
         return self.paths.kubeconfig if client == "admin" else self.paths.state / f"{client}.kubeconfig"
 
     def _write_kubeconfigs(self):
-        pki_dir = self.paths.pki
         for client in CLIENTS:
-            doc = {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "istio-runbooks-sandbox", "cluster": {
-                    "server": f"https://127.0.0.1:{self.ports.apiserver}",
-                    "certificate-authority": str(pki_dir / "ca.crt")}}],
-                "users": [{"name": client, "user": {
-                    "client-certificate": str(pki_dir / f"{client}.crt"),
-                    "client-key": str(pki_dir / f"{client}.key")}}],
-                "contexts": [{"name": "sandbox", "context": {"cluster": "istio-runbooks-sandbox", "user": client}}],
-                "current-context": "sandbox",
-            }
-            path = self._kubeconfig_for(client)
-            path.write_text(yaml.safe_dump(doc, sort_keys=False))
-            path.chmod(0o600)
+            self._write_kubeconfig(client, self._kubeconfig_for(client))
+
+    def _write_kubeconfig(self, client, path):
+        pki_dir = self.paths.pki
+        doc = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "istio-runbooks-sandbox", "cluster": {
+                "server": f"https://127.0.0.1:{self.ports.apiserver}",
+                "certificate-authority": str(pki_dir / "ca.crt")}}],
+            "users": [{"name": client, "user": {
+                "client-certificate": str(pki_dir / f"{client}.crt"),
+                "client-key": str(pki_dir / f"{client}.key")}}],
+            "contexts": [{"name": "sandbox", "context": {"cluster": "istio-runbooks-sandbox", "user": client}}],
+            "current-context": "sandbox",
+        }
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        path.chmod(0o600)
 
     def _write_kwok_config(self):
         share = self.paths.cache / "share" / f"kwok-{self.versions['KWOK_VERSION']}" / "stages.yaml"
@@ -135,8 +137,11 @@ class Sandbox:
                          f"sandbox {name}); that process, if any, is left alone")
                 path.unlink()
 
+    def istiod_names(self):
+        return sorted(p.stem for p in self.paths.run.glob("istiod-*.pid")) if self.paths.run.exists() else []
+
     def running(self):
-        return {name: self._owned_pid(name) for name in CONTROL_PLANE + ["istiod"] if self._owned_pid(name)}
+        return {name: self._owned_pid(name) for name in CONTROL_PLANE + self.istiod_names() if self._owned_pid(name)}
 
     # ---- start -------------------------------------------------------------------------------
     def _check_binaries(self, names):
@@ -162,12 +167,13 @@ class Sandbox:
                                ". Stop whatever holds it (see 'ss -ltnp'), or run 'python -m sandbox down' if it is "
                                "an old sandbox from another checkout.")
 
-    def _spawn(self, name, args, env=None):
-        binary = str(self.bin(name))
+    def _spawn(self, name, args, env=None, binary_name=None, cwd=None):
+        binary = str(self.bin(binary_name or name))
         log = self.paths.logs / f"{name}.log"
         with open(log, "ab") as handle:
             proc = subprocess.Popen([binary] + args, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    cwd=self.paths.state, env={**os.environ, **(env or {})}, start_new_session=True)
+                                    cwd=cwd or self.paths.state, env={**os.environ, **(env or {})},
+                                    start_new_session=True)
         self._pidfile(name).write_text(json.dumps({"pid": proc.pid, "binary": binary, "started": time.time()}))
         return proc
 
@@ -335,6 +341,59 @@ class Sandbox:
         self._link_tools()
         self.out(f"sandbox: up in {time.time() - start:.1f}s. export KUBECONFIG={self.paths.kubeconfig}")
 
+    # ---- istiod --------------------------------------------------------------------------------
+    def istiod_ports(self, offset):
+        p = self.ports
+        return {"http": p.istiod_http + offset, "grpc": p.istiod_grpc + offset,
+                "secure_grpc": p.istiod_secure_grpc + offset, "monitoring": p.istiod_monitoring + offset,
+                "webhook": p.istiod_webhook + offset}
+
+    def istiod_up(self, revision="default", port_offset=0, namespace="istio-system"):
+        """Run istiod for one revision out-of-cluster, with its webhooks served on 127.0.0.1.
+
+        Returns True when it started a process, False when it already ran.
+        """
+        revision = revision or "default"
+        name = f"istiod-{revision}"
+        self._check_binaries(["pilot-discovery"])
+        if self._owned_pid("kube-apiserver") is None:
+            raise SandboxError("the sandbox is not up; run 'python -m sandbox up' first")
+        self._clear_stale()
+        if self._owned_pid(name):
+            self.out(f"sandbox: {name} already runs")
+            return False
+        ports = self.istiod_ports(port_offset)
+        self._check_ports([(f"{name} {k}", v) for k, v in ports.items()])
+        suffix = "" if revision == "default" else f"-{revision}"
+        client = f"istiod{suffix}"
+        pki.ensure(self.paths.pki, {**CLIENTS, client: (f"system:serviceaccount:{namespace}:istiod{suffix}", None)})
+        kubeconfig = self.paths.state / f"{name}.kubeconfig"
+        self._write_kubeconfig(client, kubeconfig)
+        workdir = self.paths.state / name
+        workdir.mkdir(parents=True, exist_ok=True)
+        env = {
+            "KUBECONFIG": str(kubeconfig), "POD_NAMESPACE": namespace, "POD_NAME": f"{name}-sandbox",
+            "REVISION": revision, "ISTIOD_CUSTOM_HOST": "localhost", "PILOT_CERT_PROVIDER": "istiod",
+            "CLUSTER_ID": "Kubernetes", "INJECTION_WEBHOOK_CONFIG_NAME": f"istio-sidecar-injector{suffix}",
+            "VALIDATION_WEBHOOK_CONFIG_NAME": f"istio-validator{suffix}-{namespace}",
+        }
+        args = ["discovery", f"--kubeconfig={kubeconfig}", f"--httpAddr=127.0.0.1:{ports['http']}",
+                f"--grpcAddr=127.0.0.1:{ports['grpc']}", f"--secureGRPCAddr=127.0.0.1:{ports['secure_grpc']}",
+                f"--monitoringAddr=127.0.0.1:{ports['monitoring']}", f"--httpsAddr=127.0.0.1:{ports['webhook']}",
+                f"--meshConfig={workdir / 'mesh-from-configmap'}", "--log_output_level=default:info"]
+        self.out(f"sandbox: starting {name} (webhooks on https://localhost:{ports['webhook']})")
+        proc = self._spawn(name, args, env=env, binary_name="pilot-discovery", cwd=workdir)
+        try:
+            self._wait(name, proc, lambda: self._get(f"http://127.0.0.1:{ports['http']}/ready")[0] == 200,
+                       timeout=120)
+        except BaseException:
+            self._stop(name)
+            raise
+        return True
+
+    def istiod_down(self, revision="default"):
+        return self._stop(f"istiod-{revision or 'default'}")
+
     # ---- stop --------------------------------------------------------------------------------
     def _stop(self, name, timeout=20):
         pid = self._owned_pid(name)
@@ -360,7 +419,7 @@ class Sandbox:
             self.out("sandbox: nothing is running (no PID files); nothing to stop")
         else:
             self._clear_stale()
-            for name in reversed(CONTROL_PLANE + ["istiod"]):
+            for name in self.istiod_names() + list(reversed(CONTROL_PLANE)):
                 if self._stop(name):
                     self.out(f"sandbox: stopped {name}")
         if not keep_state and self.paths.state.exists():
@@ -382,7 +441,7 @@ class Sandbox:
 
     def status(self):
         rows = []
-        for name in CONTROL_PLANE + ["istiod"]:
+        for name in CONTROL_PLANE + self.istiod_names():
             pid = self._owned_pid(name)
             rows.append({"name": name, "pid": pid, "running": pid is not None,
                          "rss_mib": round(self.rss_kib(pid) / 1024, 1) if pid else 0})
