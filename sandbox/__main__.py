@@ -21,7 +21,7 @@ def main(argv=None):
     sub.add_parser("env", help="shell exports for the sandbox kubeconfig")
     istiod = sub.add_parser("istiod", help="run istiod out-of-cluster for one revision (after Istio is installed)")
     istiod.add_argument("action", choices=["up", "down"])
-    istiod.add_argument("--revision", default="default")
+    istiod.add_argument("--revision", default="default", help='"all" with down stops every revision')
     istiod.add_argument("--port-offset", type=int, default=0, help="added to every istiod port (15017 + offset ...)")
     args = parser.parse_args(argv)
 
@@ -48,8 +48,10 @@ def main(argv=None):
                 started = box.istiod_up(args.revision, args.port_offset)
                 print(f"sandbox: istiod-{args.revision} {'started' if started else 'already running'}")
             else:
-                stopped = box.istiod_down(args.revision)
-                print(f"sandbox: istiod-{args.revision} {'stopped' if stopped else 'was not running'}")
+                names = [n.split("-", 1)[1] for n in box.istiod_names()] if args.revision == "all" else [args.revision]
+                for revision in names or ["all"]:
+                    stopped = revision != "all" and box.istiod_down(revision)
+                    print(f"sandbox: istiod-{revision} {'stopped' if stopped else 'was not running'}")
         elif args.command == "env":
             for key, value in box.env().items():
                 print(f"export {key}={shlex.quote(value)}")

@@ -8,10 +8,18 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import (
+    backup_differences,
+    clean_for_backup,
     dump_manifest,
+    injection_labels,
     istiod_revision_summary,
     kind_summary,
+    object_ref_dict,
+    object_refs,
+    objects_in,
     objects_not_in,
+    revision_objects,
+    revision_tags,
     split_manifest,
     strip_generated_fields,
 )
@@ -21,9 +29,17 @@ class FilterModule(object):
     def filters(self):
         return {
             "manifest_objects": split_manifest,
+            "clean_for_backup": clean_for_backup,
+            "backup_differences": backup_differences,
             "to_manifest": dump_manifest,
+            "injection_labels": injection_labels,
             "kind_summary": kind_summary,
             "istiod_revision_summary": istiod_revision_summary,
             "objects_not_in": objects_not_in,
+            "objects_in": objects_in,
+            "object_refs": object_refs,
+            "object_ref_dict": object_ref_dict,
+            "revision_objects": revision_objects,
+            "revision_tags": revision_tags,
             "strip_generated_fields": strip_generated_fields,
         }

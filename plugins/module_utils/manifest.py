@@ -101,7 +101,121 @@ def object_key(obj):
             obj.get("kind"), meta.get("namespace") or "", meta.get("name"))
 
 
+def objects_in(live, planned):
+    """Live objects whose (group, kind, namespace, name) is among the planned objects."""
+    wanted = set(object_key(obj) for obj in planned)
+    return [obj for obj in live if object_key(obj) in wanted]
+
+
 def objects_not_in(live, planned):
     """Live objects whose (group, kind, namespace, name) is not among the planned objects."""
     wanted = set(object_key(obj) for obj in planned)
     return [obj for obj in live if object_key(obj) not in wanted]
+
+
+SERVER_METADATA = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink",
+                   "deletionTimestamp", "deletionGracePeriodSeconds")
+
+
+def clean_for_backup(objects):
+    """Copies of live objects as they can be re-applied: no status and no server-set metadata."""
+    import json
+
+    cleaned = []
+    for obj in json.loads(json.dumps(list(objects))):
+        obj.pop("status", None)
+        meta = obj.get("metadata", {})
+        for key in SERVER_METADATA:
+            meta.pop(key, None)
+        annotations = meta.get("annotations") or {}
+        annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
+        if not annotations:
+            meta.pop("annotations", None)
+        cleaned.append(obj)
+    return sorted(cleaned, key=lambda o: (o.get("kind", ""), o["metadata"].get("namespace", ""),
+                                          o["metadata"].get("name", "")))
+
+
+def backup_differences(backup, live):
+    """Field-level differences between backed-up objects and live ones, as readable strings.
+
+    Compares apiVersion, kind, labels, annotations, spec and data of every backed-up object.
+    """
+    live_by_key = dict((object_key(o), o) for o in clean_for_backup(live))
+    problems = []
+    for want in clean_for_backup(backup):
+        key = object_key(want)
+        have = live_by_key.get(key)
+        if have is None:
+            problems.append("missing %s %s/%s" % (key[1], key[2], key[3]))
+            continue
+        for field in ("spec", "data"):
+            if want.get(field) != have.get(field):
+                problems.append("%s %s/%s: %s differs" % (key[1], key[2], key[3], field))
+        for field in ("labels", "annotations"):
+            if (want["metadata"].get(field) or {}) != (have["metadata"].get(field) or {}):
+                problems.append("%s %s/%s: metadata.%s differs" % (key[1], key[2], key[3], field))
+    return problems
+
+
+INJECTION_LABELS = ("istio-injection", "istio.io/rev")
+
+
+def injection_labels(namespaces):
+    """[{name, labels}] with only the injection labels of each namespace, one entry per namespace."""
+    seen = {}
+    for ns in namespaces:
+        meta = ns.get("metadata", {})
+        labels = meta.get("labels") or {}
+        picked = dict((k, labels[k]) for k in INJECTION_LABELS if k in labels)
+        if picked:
+            seen[meta.get("name")] = picked
+    return [{"name": name, "labels": seen[name]} for name in sorted(seen)]
+
+
+def _labels(obj):
+    return obj.get("metadata", {}).get("labels") or {}
+
+
+def revision_objects(objects, revision, namespace="istio-system", include_tags=False):
+    """The control-plane objects that belong to one revision.
+
+    They carry istio.io/rev=<revision>, or are the per-revision istiod RBAC objects named after it.
+    Revision-tag objects (istio.io/tag) are included only with include_tags.
+    """
+    revision = revision or "default"
+    suffix = "" if revision == "default" else "-" + revision
+    named = set(["istiod" + suffix, "istiod-clusterrole%s-%s" % (suffix, namespace),
+                 "istiod-gateway-controller%s-%s" % (suffix, namespace)])
+    picked = []
+    for obj in objects:
+        labels = _labels(obj)
+        if "istio.io/tag" in labels and not include_tags:
+            continue
+        if labels.get("istio.io/rev") == revision or (
+                obj.get("metadata", {}).get("name") in named and labels.get("app") == "istiod"
+                and "istio.io/rev" not in labels):
+            picked.append(obj)
+    return picked
+
+
+def revision_tags(objects, revision):
+    """Names of revision tags (istio.io/tag) whose webhooks point at revision."""
+    revision = revision or "default"
+    return sorted(set(_labels(o)["istio.io/tag"] for o in objects
+                      if "istio.io/tag" in _labels(o) and _labels(o).get("istio.io/rev") == revision))
+
+
+def object_refs(objects):
+    """'Kind namespace/name' strings, for reports."""
+    return ["%s %s%s" % (o.get("kind"), (o["metadata"].get("namespace") + "/") if o["metadata"].get("namespace") else "",
+                         o["metadata"].get("name")) for o in objects]
+
+
+def object_ref_dict(obj):
+    """apiVersion, kind, namespace and name of an object: enough to delete it."""
+    meta = obj.get("metadata", {})
+    ref = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": {"name": meta.get("name")}}
+    if meta.get("namespace"):
+        ref["metadata"]["namespace"] = meta["namespace"]
+    return ref
