@@ -37,6 +37,7 @@ class AuditLog:
         for event in self.events(since):
             ref = event.get("objectRef", {})
             if (event.get("user", {}).get("username") == user and event.get("verb") in WRITE_VERBS
-                    and ref.get("resource") not in NON_PERSISTED and event.get("stage") == "ResponseComplete"):
+                    and ref.get("resource") not in NON_PERSISTED and event.get("stage") == "ResponseComplete"
+                    and "dryRun=All" not in event.get("requestURI", "")):
                 found.append((event["verb"], ref.get("resource"), ref.get("namespace"), ref.get("name")))
         return found
