@@ -23,12 +23,15 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest impor
     split_manifest,
     strip_generated_fields,
 )
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.injection import batch_without_opt_out, pod_line
 
 
 class FilterModule(object):
     def filters(self):
         return {
             "manifest_objects": split_manifest,
+            "batch_without_opt_out": batch_without_opt_out,
+            "pod_line": pod_line,
             "clean_for_backup": clean_for_backup,
             "backup_differences": backup_differences,
             "to_manifest": dump_manifest,

@@ -1,0 +1,126 @@
+# -*- coding: utf-8 -*-
+# Copyright: istio-runbooks contributors
+# Apache License 2.0 (see LICENSE)
+"""Sidecar injection state of namespaces, workloads and pods, read with one list call per namespace and kind."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import (
+    INJECT_KEY,
+    KINDS,
+    RolloutError,
+    host_network,
+    owned_pods,
+    pod_has_sidecar,
+    pod_revision,
+)
+
+NAMESPACE_LABELS = ("istio-injection", "istio.io/rev")
+
+
+def _meta(obj):
+    return obj.get("metadata") or {}
+
+
+def pod_opted_out(pod):
+    meta = _meta(pod)
+    value = (meta.get("labels") or {}).get(INJECT_KEY, (meta.get("annotations") or {}).get(INJECT_KEY))
+    return value is not None and str(value).lower() == "false"
+
+
+def missing_reason(pod):
+    """Why a pod has no istio-proxy."""
+    if pod_opted_out(pod):
+        return "opted out (%s=false)" % INJECT_KEY
+    if ((pod.get("spec") or {}).get("hostNetwork")):
+        return "host network"
+    return "not restarted since injection was enabled"
+
+
+def workload_state(workload, pods):
+    injected = [p for p in pods if pod_has_sidecar(p)]
+    if not pods:
+        state = "no pods"
+    elif len(injected) == len(pods):
+        state = "injected"
+    elif injected:
+        state = "partly injected"
+    else:
+        state = "not injected"
+    revisions = sorted(set(pod_revision(p) for p in injected if pod_revision(p)))
+    return {"kind": workload.get("kind"), "namespace": _meta(workload).get("namespace"),
+            "name": _meta(workload).get("name"), "pods": len(pods), "injected_pods": len(injected),
+            "state": state, "revisions": revisions, "host_network": host_network(workload)}
+
+
+def injection_report(api, namespaces, desired=None):
+    """Namespaces with their injection labels, workloads with their state, and the pods that do not match.
+
+    desired is 'enabled' (report pods without istio-proxy), 'disabled' (report pods with it) or None.
+    """
+    listed = dict((_meta(ns).get("name"), ns) for ns in api.list("Namespace", None))
+    missing = [ns for ns in namespaces if ns not in listed]
+    if missing:
+        raise RolloutError("namespace(s) not found: %s" % ", ".join(missing))
+    report = {"namespaces": [], "workloads": [], "mismatched_pods": []}
+    for name in namespaces:
+        labels = _meta(listed[name]).get("labels") or {}
+        report["namespaces"].append({"name": name, "labels": dict((k, labels[k]) for k in NAMESPACE_LABELS
+                                                                  if k in labels)})
+        pods = api.list("Pod", name)
+        replicasets = api.list("ReplicaSet", name)
+        for kind in KINDS:
+            for workload in api.list(kind, name):
+                workload.setdefault("kind", kind)
+                report["workloads"].append(workload_state(workload, owned_pods(workload, pods, replicasets)))
+        for pod in pods:
+            if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed") or _meta(pod).get("deletionTimestamp"):
+                continue
+            has = pod_has_sidecar(pod)
+            if desired == "enabled" and not has:
+                report["mismatched_pods"].append({"namespace": name, "pod": _meta(pod).get("name"),
+                                                  "reason": missing_reason(pod),
+                                                  "expected": pod_opted_out(pod) or bool(
+                                                      (pod.get("spec") or {}).get("hostNetwork"))})
+            elif desired == "disabled" and has:
+                report["mismatched_pods"].append({"namespace": name, "pod": _meta(pod).get("name"),
+                                                  "reason": "still has istio-proxy: not restarted since injection "
+                                                            "was disabled", "expected": False})
+    report["unexpected_pods"] = [p for p in report["mismatched_pods"] if not p["expected"]]
+    return report
+
+
+def format_table(report):
+    """Lines of a table: namespaces with labels, then workloads with their injection state."""
+    lines = ["%-30s %s" % ("NAMESPACE", "INJECTION LABELS")]
+    for ns in report["namespaces"]:
+        lines.append("%-30s %s" % (ns["name"], ",".join("%s=%s" % kv for kv in sorted(ns["labels"].items()))
+                                   or "<none>"))
+    lines.append("")
+    lines.append("%-20s %-12s %-32s %-8s %s" % ("NAMESPACE", "KIND", "NAME", "PROXIES", "STATE"))
+    for w in report["workloads"]:
+        lines.append("%-20s %-12s %-32s %-8s %s%s" % (w["namespace"], w["kind"], w["name"],
+                                                      "%d/%d" % (w["injected_pods"], w["pods"]), w["state"],
+                                                      (" (rev %s)" % ",".join(w["revisions"])) if w["revisions"] else ""))
+    return lines
+
+
+def batch_without_opt_out(objects):
+    """Jobs and CronJobs whose pod template does not opt out of injection (their pods would never finish)."""
+    found = []
+    for obj in objects:
+        spec = obj.get("spec") or {}
+        if obj.get("kind") == "CronJob":
+            spec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
+        meta = (spec.get("template") or {}).get("metadata") or {}
+        value = (meta.get("labels") or {}).get(INJECT_KEY, (meta.get("annotations") or {}).get(INJECT_KEY))
+        if value is None or str(value).lower() != "false":
+            found.append("%s %s/%s" % (obj.get("kind"), _meta(obj).get("namespace"), _meta(obj).get("name")))
+    return found
+
+
+def pod_line(entry):
+    """'namespace/pod: reason' for a mismatched pod."""
+    return "%s/%s: %s" % (entry.get("namespace"), entry.get("pod"), entry.get("reason"))

@@ -1,0 +1,407 @@
+# -*- coding: utf-8 -*-
+# Copyright: istio-runbooks contributors
+# Apache License 2.0 (see LICENSE)
+"""Rollout restarts of Deployments, StatefulSets and DaemonSets, the way kubectl rollout restart does them,
+with bounded concurrency, PodDisruptionBudget limits, one list call per namespace and kind, and undo."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import time
+
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+INJECT_KEY = "sidecar.istio.io/inject"
+SIDECAR = "istio-proxy"
+KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+ONLY_IF = ("always", "missing_sidecar", "has_sidecar", "wrong_revision")
+
+
+class RolloutError(Exception):
+    """Bad input or an API failure, with a message that names the fix."""
+
+
+# ---- pure helpers ----------------------------------------------------------------------------------
+
+
+def _meta(obj):
+    return obj.get("metadata") or {}
+
+
+def _ref(workload):
+    meta = _meta(workload)
+    return "%s %s/%s" % (workload.get("kind"), meta.get("namespace"), meta.get("name"))
+
+
+def pod_has_sidecar(pod):
+    """True when the pod runs istio-proxy as a container or as a native sidecar (init, restartPolicy Always)."""
+    spec = pod.get("spec") or {}
+    if any(c.get("name") == SIDECAR for c in spec.get("containers") or []):
+        return True
+    return any(c.get("name") == SIDECAR and c.get("restartPolicy") == "Always" for c in spec.get("initContainers") or [])
+
+
+def pod_revision(pod):
+    return (_meta(pod).get("labels") or {}).get("istio.io/rev", "")
+
+
+def template_opt_out(workload):
+    """The per-workload injection choice from the pod template ('true', 'false' or None)."""
+    template_meta = ((workload.get("spec") or {}).get("template") or {}).get("metadata") or {}
+    value = (template_meta.get("labels") or {}).get(INJECT_KEY, (template_meta.get("annotations") or {}).get(INJECT_KEY))
+    return None if value is None else str(value).lower()
+
+
+def host_network(workload):
+    return bool((((workload.get("spec") or {}).get("template") or {}).get("spec") or {}).get("hostNetwork"))
+
+
+def owned_pods(workload, pods, replicasets):
+    """Pods of a workload, through ReplicaSets for Deployments and directly for the others."""
+    uid = _meta(workload).get("uid")
+    owners = set([uid])
+    if workload.get("kind") == "Deployment":
+        owners = set(_meta(rs).get("uid") for rs in replicasets
+                     if any(o.get("uid") == uid for o in _meta(rs).get("ownerReferences") or []))
+    return [p for p in pods if any(o.get("uid") in owners for o in _meta(p).get("ownerReferences") or [])]
+
+
+def needs_restart(workload, pods, only_if, revision=None):
+    """(restart?, reason) for one workload and its pods."""
+    if only_if == "always":
+        return True, "restart requested"
+    if not pods:
+        return False, "no pods"
+    if only_if == "missing_sidecar":
+        if template_opt_out(workload) == "false":
+            return False, "opted out (%s=false)" % INJECT_KEY
+        if host_network(workload):
+            return False, "host network (never injected)"
+        lacking = [p for p in pods if not pod_has_sidecar(p)]
+        return (True, "%d of %d pods lack %s" % (len(lacking), len(pods), SIDECAR)) if lacking else (
+            False, "every pod has %s" % SIDECAR)
+    if only_if == "has_sidecar":
+        having = [p for p in pods if pod_has_sidecar(p)]
+        return (True, "%d of %d pods still have %s" % (len(having), len(pods), SIDECAR)) if having else (
+            False, "no pod has %s" % SIDECAR)
+    if only_if == "wrong_revision":
+        if template_opt_out(workload) == "false":
+            return False, "opted out (%s=false)" % INJECT_KEY
+        wrong = [p for p in pods if pod_has_sidecar(p) and pod_revision(p) != revision]
+        lacking = [p for p in pods if not pod_has_sidecar(p)]
+        if wrong or lacking:
+            return True, "%d pods on another revision, %d without %s" % (len(wrong), len(lacking), SIDECAR)
+        return False, "every pod runs revision %s" % revision
+    raise RolloutError("only_if must be one of %s, got %r" % (", ".join(ONLY_IF), only_if))
+
+
+def restart_patch(stamp):
+    return {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
+
+
+def undo_patch(previous_stamp):
+    """Puts the pod template back as it was before the restart; the controller returns to the old revision."""
+    return {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: previous_stamp}}}}}
+
+
+def current_stamp(workload):
+    template_meta = ((workload.get("spec") or {}).get("template") or {}).get("metadata") or {}
+    return (template_meta.get("annotations") or {}).get(RESTARTED_AT)
+
+
+def revision_of(workload):
+    kind, status, meta = workload.get("kind"), workload.get("status") or {}, _meta(workload)
+    if kind == "Deployment":
+        return (meta.get("annotations") or {}).get("deployment.kubernetes.io/revision")
+    if kind == "StatefulSet":
+        return status.get("updateRevision")
+    return (meta.get("annotations") or {}).get("deprecated.daemonset.template.generation", str(meta.get("generation")))
+
+
+def rollout_state(workload):
+    """('done' | 'progressing' | 'failed', detail) from a workload's status, as kubectl rollout status reads it."""
+    kind, spec, status, meta = workload.get("kind"), workload.get("spec") or {}, workload.get("status") or {}, _meta(
+        workload)
+    if status.get("observedGeneration", 0) < meta.get("generation", 0):
+        return "progressing", "waiting for the controller to observe the change"
+    if kind == "Deployment":
+        for cond in status.get("conditions") or []:
+            if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
+                return "failed", "ProgressDeadlineExceeded: %s" % cond.get("message", "")
+        want = spec.get("replicas", 1)
+        updated, ready = status.get("updatedReplicas", 0), status.get("availableReplicas", 0)
+        if updated < want:
+            return "progressing", "%d of %d replicas updated" % (updated, want)
+        if status.get("replicas", 0) > updated:
+            return "progressing", "%d old replicas pending termination" % (status.get("replicas", 0) - updated)
+        if ready < updated:
+            return "progressing", "%d of %d updated replicas available" % (ready, updated)
+        return "done", "%d replicas updated and available" % want
+    if kind == "StatefulSet":
+        want = spec.get("replicas", 1)
+        if status.get("updatedReplicas", 0) < want:
+            return "progressing", "%d of %d pods updated" % (status.get("updatedReplicas", 0), want)
+        if status.get("readyReplicas", 0) < want:
+            return "progressing", "%d of %d pods ready" % (status.get("readyReplicas", 0), want)
+        if status.get("currentRevision") != status.get("updateRevision"):
+            return "progressing", "waiting for currentRevision to reach updateRevision"
+        return "done", "%d pods updated and ready" % want
+    want = status.get("desiredNumberScheduled", 0)
+    if status.get("updatedNumberScheduled", 0) < want:
+        return "progressing", "%d of %d pods updated" % (status.get("updatedNumberScheduled", 0), want)
+    if status.get("numberAvailable", 0) < want:
+        return "progressing", "%d of %d updated pods available" % (status.get("numberAvailable", 0), want)
+    return "done", "%d pods updated and available" % want
+
+
+def _selector_matches(selector, labels):
+    labels = labels or {}
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and labels.get(key) in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def pdb_groups(workloads, pdbs):
+    """{pdb name: (allowed in flight, [workload refs])} for budgets that cover the given workloads."""
+    groups = {}
+    for pdb in pdbs:
+        selector = (pdb.get("spec") or {}).get("selector") or {}
+        if not selector:
+            continue
+        covered = [_ref(w) for w in workloads
+                   if _selector_matches(selector, (((w.get("spec") or {}).get("template") or {}).get("metadata") or {})
+                                        .get("labels"))]
+        if covered:
+            allowed = max(1, (pdb.get("status") or {}).get("disruptionsAllowed", 0))
+            groups["%s/%s" % (_meta(pdb).get("namespace"), _meta(pdb).get("name"))] = (allowed, covered)
+    return groups
+
+
+def now_stamp():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---- the service -----------------------------------------------------------------------------------
+
+
+class RolloutRestarter(object):
+    """Selects workloads, restarts them with bounded concurrency and waits for each rollout.
+
+    api needs list(kind, namespace, label_selector=None) -> [dict] and patch(kind, namespace, name, body) -> dict;
+    kinds are Deployment, StatefulSet, DaemonSet, Pod, ReplicaSet, PodDisruptionBudget and Namespace.
+    """
+
+    def __init__(self, api, kinds=KINDS, namespaces=None, names=None, label_selector=None, only_if="always",
+                 revision=None, concurrency=10, batch_size=50, timeout=300, poll_interval=1.0, undo_on_failure=False,
+                 wait=True, check_mode=False, clock=time.monotonic, sleep=time.sleep, stamp=None):
+        self.api, self.kinds, self.namespaces = api, list(kinds or KINDS), list(namespaces or [])
+        self.names, self.label_selector, self.only_if, self.revision = list(names or []), label_selector, only_if, revision
+        self.concurrency, self.batch_size, self.timeout = concurrency, batch_size, timeout
+        self.poll_interval, self.undo_on_failure, self.wait, self.check_mode = poll_interval, undo_on_failure, wait, check_mode
+        self.clock, self.sleep, self.stamp = clock, sleep, stamp or now_stamp()
+        self.api_calls = 0
+
+    # validation happens before any request
+    def validate(self):
+        unknown = [k for k in self.kinds if k not in KINDS]
+        if unknown:
+            raise RolloutError("unknown kind %s; rollout restarts support %s" % (", ".join(unknown), ", ".join(KINDS)))
+        if not self.namespaces:
+            raise RolloutError("namespaces is empty: name at least one namespace")
+        if self.label_selector is not None and not str(self.label_selector).strip():
+            raise RolloutError("label_selector is empty: give a selector such as 'app=reviews', or leave it out")
+        if self.only_if not in ONLY_IF:
+            raise RolloutError("only_if must be one of %s, got %r" % (", ".join(ONLY_IF), self.only_if))
+        if self.only_if == "wrong_revision" and not self.revision:
+            raise RolloutError("only_if wrong_revision needs revision")
+        for name, value in (("concurrency", self.concurrency), ("batch_size", self.batch_size),
+                            ("timeout", self.timeout)):
+            if value is None or value < 1:
+                raise RolloutError("%s must be 1 or more, got %r" % (name, value))
+
+    def _list(self, kind, namespace, label_selector=None):
+        self.api_calls += 1
+        return self.api.list(kind, namespace, label_selector)
+
+    def select(self):
+        """Workloads in scope, each with the decision and its reason. One list call per namespace and kind."""
+        self.validate()
+        existing = set(_meta(ns).get("name") for ns in self._list("Namespace", None))
+        missing = [ns for ns in self.namespaces if ns not in existing]
+        if missing:
+            raise RolloutError("namespace(s) not found: %s" % ", ".join(missing))
+        plan = []
+        for namespace in self.namespaces:
+            workloads = []
+            for kind in self.kinds:
+                for item in self._list(kind, namespace, self.label_selector):
+                    item.setdefault("kind", kind)
+                    if not self.names or _meta(item).get("name") in self.names:
+                        workloads.append(item)
+            if not workloads:
+                continue
+            pods = self._list("Pod", namespace) if self.only_if != "always" else []
+            replicasets = self._list("ReplicaSet", namespace) if self.only_if != "always" and any(
+                w["kind"] == "Deployment" for w in workloads) else []
+            for workload in workloads:
+                restart, reason = needs_restart(workload, owned_pods(workload, pods, replicasets), self.only_if,
+                                                self.revision)
+                plan.append({"workload": workload, "restart": restart, "reason": reason})
+        if self.names:
+            found = set(_meta(p["workload"]).get("name") for p in plan)
+            absent = [n for n in self.names if n not in found]
+            if absent:
+                raise RolloutError("workload(s) not found in %s: %s" % (", ".join(self.namespaces), ", ".join(absent)))
+        return plan
+
+    @staticmethod
+    def _entry(workload, reason):
+        meta = _meta(workload)
+        return {"kind": workload["kind"], "namespace": meta.get("namespace"), "name": meta.get("name"),
+                "reason": reason, "old_revision": revision_of(workload)}
+
+    def run(self):
+        plan = self.select()
+        todo = [p for p in plan if p["restart"]]
+        result = {"changed": bool(todo), "restarted": [], "untouched": [], "failed": [],
+                  "diff": {"before": {}, "after": {}}}
+        for p in plan:
+            if not p["restart"]:
+                result["untouched"].append(self._entry(p["workload"], p["reason"]))
+        for p in todo:
+            key = _ref(p["workload"])
+            result["diff"]["before"][key] = {RESTARTED_AT: current_stamp(p["workload"])}
+            result["diff"]["after"][key] = {RESTARTED_AT: self.stamp}
+        if self.check_mode:
+            result["would_restart"] = [self._entry(p["workload"], p["reason"]) for p in todo]
+            return result
+        groups = self._pdb_groups([p["workload"] for p in todo])
+        for start in range(0, len(todo), self.batch_size):
+            self._run_batch(todo[start:start + self.batch_size], groups, result)
+        result["api_calls"] = self.api_calls
+        return result
+
+    def _pdb_groups(self, workloads):
+        groups = {}
+        for namespace in sorted(set(_meta(w).get("namespace") for w in workloads)):
+            groups.update(pdb_groups([w for w in workloads if _meta(w).get("namespace") == namespace],
+                                     self._list("PodDisruptionBudget", namespace)))
+        return groups
+
+    def _can_start(self, workload, in_flight, groups):
+        if len(in_flight) >= self.concurrency:
+            return False
+        ref = _ref(workload)
+        for allowed, covered in groups.values():
+            if ref in covered and sum(1 for r in in_flight if r in covered) >= allowed:
+                return False
+        return True
+
+    def _run_batch(self, batch, groups, result):
+        queue, in_flight = list(batch), {}
+        while queue or in_flight:
+            started = True
+            while queue and started:
+                started = False
+                for i, p in enumerate(queue):
+                    if self._can_start(p["workload"], in_flight, groups):
+                        self._start(queue.pop(i), in_flight)
+                        started = True
+                        break
+            if not self.wait:
+                for ref, item in list(in_flight.items()):
+                    result["restarted"].append(self._finish(item, "started", "not waited for"))
+                    del in_flight[ref]
+                continue
+            self.sleep(self.poll_interval)
+            self._poll(in_flight, result)
+
+    def _start(self, p, in_flight):
+        workload = p["workload"]
+        meta = _meta(workload)
+        self.api_calls += 1
+        patched = self.api.patch(workload["kind"], meta.get("namespace"), meta.get("name"), restart_patch(self.stamp))
+        in_flight[_ref(workload)] = {"plan": p, "started": self.clock(), "previous": current_stamp(workload),
+                                     "generation": _meta(patched).get("generation", meta.get("generation"))}
+
+    def _finish(self, item, outcome, detail, latest=None):
+        entry = self._entry(item["plan"]["workload"], item["plan"]["reason"])
+        entry.update({"outcome": outcome, "detail": detail, "duration": round(self.clock() - item["started"], 2),
+                      "new_revision": revision_of(latest) if latest else None})
+        return entry
+
+    def _poll(self, in_flight, result):
+        by_scope = {}
+        for ref, item in in_flight.items():
+            w = item["plan"]["workload"]
+            by_scope.setdefault((_meta(w).get("namespace"), w["kind"]), []).append(ref)
+        for (namespace, kind), refs in by_scope.items():
+            live = dict((_ref(dict(obj, kind=kind)), dict(obj, kind=kind)) for obj in self._list(kind, namespace))
+            for ref in refs:
+                item = in_flight[ref]
+                obj = live.get(ref)
+                if obj is None:
+                    result["failed"].append(self._finish(item, "failed", "not found: deleted during the restart"))
+                    del in_flight[ref]
+                    continue
+                if _meta(obj).get("generation", 0) < item["generation"]:
+                    continue
+                state, detail = rollout_state(obj)
+                if state == "progressing" and self.clock() - item["started"] > self.timeout:
+                    state, detail = "failed", "timeout after %ss: %s" % (self.timeout, detail)
+                if state == "done":
+                    result["restarted"].append(self._finish(item, "restarted", detail, obj))
+                    del in_flight[ref]
+                elif state == "failed":
+                    result["failed"].append(self._fail(item, detail, obj))
+                    del in_flight[ref]
+
+    def _fail(self, item, detail, obj):
+        entry = self._finish(item, "failed", detail, obj)
+        if self.undo_on_failure:
+            w = item["plan"]["workload"]
+            self.api_calls += 1
+            self.api.patch(w["kind"], _meta(w).get("namespace"), _meta(w).get("name"), undo_patch(item["previous"]))
+            entry["undone"] = True
+            entry["detail"] += "; undone: pod template restored to the previous revision"
+        return entry
+
+
+class KubeApi(object):
+    """The few calls the restarter needs, over the kubernetes dynamic client."""
+
+    GROUPS = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1", "ReplicaSet": "apps/v1",
+              "Pod": "v1", "Namespace": "v1", "PodDisruptionBudget": "policy/v1"}
+
+    def __init__(self, dynamic_client):
+        self.client = dynamic_client
+        self._resources = {}
+
+    def _resource(self, kind):
+        if kind not in self._resources:
+            self._resources[kind] = self.client.resources.get(api_version=self.GROUPS[kind], kind=kind)
+        return self._resources[kind]
+
+    def list(self, kind, namespace, label_selector=None):
+        kwargs = {}
+        if namespace:
+            kwargs["namespace"] = namespace
+        if label_selector:
+            kwargs["label_selector"] = label_selector
+        return self._resource(kind).get(**kwargs).to_dict().get("items") or []
+
+    def patch(self, kind, namespace, name, body):
+        return self._resource(kind).patch(body=body, name=name, namespace=namespace,
+                                          content_type="application/strategic-merge-patch+json").to_dict()
