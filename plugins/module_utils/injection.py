@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: istio-runbooks contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Sidecar injection state of namespaces, workloads and pods, read with one list call per namespace and kind."""
 
 from __future__ import absolute_import, division, print_function

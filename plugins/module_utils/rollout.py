@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: istio-runbooks contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Rollout restarts of Deployments, StatefulSets and DaemonSets, the way kubectl rollout restart does them,
 with bounded concurrency, PodDisruptionBudget limits, one list call per namespace and kind, and undo."""
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: istio-runbooks contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -13,7 +13,7 @@ module: injection_status
 short_description: Report the Istio sidecar injection state of namespaces, workloads and pods
 version_added: "0.1.0"
 author:
-  - istio-runbooks contributors
+  - istio-runbooks contributors (@istio-runbooks)
 description:
   - Reads namespaces, workloads and pods with one list call per namespace and kind, never one call per pod.
   - Returns each namespace's injection labels (like C(kubectl get namespaces --show-labels)), each workload's

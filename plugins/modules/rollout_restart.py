@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: istio-runbooks contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -13,7 +13,7 @@ module: rollout_restart
 short_description: Restart Deployments, StatefulSets and DaemonSets and wait for their rollouts
 version_added: "0.1.0"
 author:
-  - istio-runbooks contributors
+  - istio-runbooks contributors (@istio-runbooks)
 description:
   - Sends the same patch as C(kubectl rollout restart) (the C(kubectl.kubernetes.io/restartedAt) pod-template
     annotation) to the selected workloads, with bounded concurrency, and waits for each rollout to complete.
