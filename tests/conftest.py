@@ -7,6 +7,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / ".collections"))  # the repo is the collection istio_runbooks.mesh
 
 
 def pytest_collection_modifyitems(items):

@@ -5,7 +5,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from plugins.module_utils.manifest import backup_differences, clean_for_backup
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import backup_differences, clean_for_backup
 from tests.helpers.audit import now
 from tests.helpers.playbook import run_playbook
 

@@ -1,0 +1,95 @@
+"""Pure helpers for manifests, backups and revisions."""
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import (
+    backup_differences,
+    clean_for_backup,
+    injection_labels,
+    kind_summary,
+    objects_not_in,
+    revision_objects,
+    revision_tags,
+    split_manifest,
+    strip_generated_fields,
+)
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.injection import batch_without_opt_out
+
+MANIFEST = """
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: istiod}
+---
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: istio-validator-istio-system}
+webhooks:
+- name: rev.validation.istio.io
+  failurePolicy: Ignore
+"""
+
+
+def test_split_manifest_fills_namespaces_and_fails_validation_closed():
+    objs = split_manifest(MANIFEST, "istio-system", "Fail")
+    assert [o["kind"] for o in objs] == ["ServiceAccount", "ValidatingWebhookConfiguration"]
+    assert objs[0]["metadata"]["namespace"] == "istio-system"
+    assert "namespace" not in objs[1]["metadata"]
+    assert objs[1]["webhooks"][0]["failurePolicy"] == "Fail"
+    assert kind_summary(objs) == "1 ServiceAccount, 1 ValidatingWebhookConfiguration"
+
+
+def test_strip_generated_fields_drops_ca_bundle_and_last_applied():
+    obj = {"metadata": {"annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}},
+           "webhooks": [{"clientConfig": {"caBundle": "abc", "url": "https://x"}}]}
+    strip_generated_fields([obj])
+    assert obj == {"metadata": {}, "webhooks": [{"clientConfig": {"url": "https://x"}}]}
+
+
+def test_backup_round_trip_detects_every_field_difference():
+    live = [{"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+             "metadata": {"name": "r", "namespace": "a", "uid": "1", "resourceVersion": "9", "labels": {"t": "a"}},
+             "spec": {"hosts": ["r"]}, "status": {"x": 1}}]
+    backup = clean_for_backup(live)
+    assert "uid" not in backup[0]["metadata"] and "status" not in backup[0]
+    assert backup_differences(backup, live) == []
+    changed = [dict(live[0], spec={"hosts": ["other"]})]
+    assert backup_differences(backup, changed) == ["VirtualService a/r: spec differs"]
+    assert backup_differences(backup, []) == ["missing VirtualService a/r"]
+    relabeled = [dict(live[0], metadata=dict(live[0]["metadata"], labels={}))]
+    assert backup_differences(backup, relabeled) == ["VirtualService a/r: metadata.labels differs"]
+
+
+def test_revision_objects_and_tags():
+    objs = [
+        {"kind": "Deployment", "metadata": {"name": "istiod-canary", "labels": {"istio.io/rev": "canary"}}},
+        {"kind": "ServiceAccount", "metadata": {"name": "istiod-canary", "labels": {"app": "istiod"}}},
+        {"kind": "ClusterRole", "metadata": {"name": "istiod-clusterrole-canary-istio-system", "labels": {"app": "istiod"}}},
+        {"kind": "ServiceAccount", "metadata": {"name": "istiod", "labels": {"app": "istiod"}}},
+        {"kind": "MutatingWebhookConfiguration", "metadata": {"name": "istio-revision-tag-prod",
+                                                              "labels": {"istio.io/rev": "canary", "istio.io/tag": "prod"}}},
+    ]
+    names = [o["metadata"]["name"] for o in revision_objects(objs, "canary")]
+    assert names == ["istiod-canary", "istiod-canary", "istiod-clusterrole-canary-istio-system"]
+    assert revision_tags(objs, "canary") == ["prod"]
+    assert len(revision_objects(objs, "canary", include_tags=True)) == 4
+    assert [o["metadata"]["name"] for o in revision_objects(objs, "default")] == ["istiod"]
+
+
+def test_objects_not_in_compares_group_kind_namespace_name():
+    live = [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a", "namespace": "x"}},
+            {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "b", "namespace": "x"}}]
+    assert objects_not_in(live, live[:1]) == live[1:]
+
+
+def test_injection_labels_keep_only_injection_keys():
+    namespaces = [{"metadata": {"name": "b", "labels": {"istio.io/rev": "canary", "team": "x"}}},
+                  {"metadata": {"name": "a", "labels": {"istio-injection": "enabled"}}},
+                  {"metadata": {"name": "c", "labels": {"team": "y"}}}]
+    assert injection_labels(namespaces) == [{"name": "a", "labels": {"istio-injection": "enabled"}},
+                                            {"name": "b", "labels": {"istio.io/rev": "canary"}}]
+
+
+def test_batch_without_opt_out_reads_jobs_and_cronjobs():
+    job = {"kind": "Job", "metadata": {"name": "j", "namespace": "a"}, "spec": {"template": {"metadata": {}}}}
+    cron = {"kind": "CronJob", "metadata": {"name": "c", "namespace": "a"}, "spec": {"jobTemplate": {"spec": {
+        "template": {"metadata": {"labels": {"sidecar.istio.io/inject": "false"}}}}}}}
+    assert batch_without_opt_out([job, cron]) == ["Job a/j"]
