@@ -1,5 +1,6 @@
 """sidecar_injection role and rollout_restart module on the sandbox, with injection by the real istiod."""
 import json
+import tempfile
 
 import pytest
 from kubernetes import client
@@ -23,9 +24,11 @@ def fleet(istio, api_client):
 
 
 def restart(args, **kw):
-    run = run_playbook("tests/sandbox/playbooks/rollout_restart.yml", {"restart_args": args}, **kw)
-    line = next((l for l in run.stdout.splitlines() if "RESULT=" in l), None)
-    return run, (json.loads(line.split("RESULT=", 1)[1].rstrip("'\" ")) if line else None)
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        run = run_playbook("tests/sandbox/playbooks/rollout_restart.yml", {"restart_args": args, "result_file": out.name},
+                           **kw)
+        text = open(out.name).read()
+        return run, (json.loads(text) if text else None)
 
 
 def enable(names, **extra):
