@@ -93,8 +93,15 @@ class Sandbox:
                 stage["spec"]["selector"]["matchExpressions"].append(
                     {"key": '.metadata.annotations["sandbox.istio-runbooks.io/never-ready"]',
                      "operator": "DoesNotExist"})
+                # SANDBOX_POD_READY_DELAY_MS: time a pod takes to become Ready (container start, probes)
+                delay = int(os.environ.get("SANDBOX_POD_READY_DELAY_MS", "0") or 0)
+                if delay > 0:
+                    stage["spec"]["delay"] = {"durationMilliseconds": delay}
+        settings = {"apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokConfiguration",
+                    "options": {"podPlayStageParallelism": 16, "nodePlayStageParallelism": 4, "nodeLeaseParallelism": 4,
+                                "podsOnNodeSyncParallelism": 1, "enablePodsOnNodeSyncListPager": True}}
         path = self.paths.state / "kwok.yaml"
-        path.write_text(yaml.safe_dump_all(stages, sort_keys=False))
+        path.write_text(yaml.safe_dump_all([settings] + stages, sort_keys=False))
         return path
 
     # ---- process records ---------------------------------------------------------------------
@@ -306,6 +313,11 @@ class Sandbox:
         node = self.api("GET", f"/api/v1/nodes/{NODE_NAME}")
         return any(c["type"] == "Ready" and c["status"] == "True" for c in node.get("status", {}).get("conditions", []))
 
+    def restart_kwok(self):
+        """Restart kwok with a freshly written config (e.g. after SANDBOX_POD_READY_DELAY_MS changed)."""
+        self._stop("kwok")
+        self.up()
+
     def up(self):
         start = time.time()
         self._check_binaries(CONTROL_PLANE)
@@ -334,6 +346,9 @@ class Sandbox:
                 if name == "kwok":
                     self._ensure_node()
                 self._wait(name, proc, self._probe(name))
+                if name == "kwok":  # the node may still be Ready from before: make sure kwok itself stays up
+                    time.sleep(1)
+                    self._wait(name, proc, self._probe(name), timeout=5)
         except BaseException:
             for name in reversed(started):
                 self._stop(name)

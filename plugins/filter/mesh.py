@@ -24,6 +24,7 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest impor
     strip_generated_fields,
 )
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.injection import batch_without_opt_out, pod_line
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import pods_on_revision
 
 
 class FilterModule(object):
@@ -32,6 +33,7 @@ class FilterModule(object):
             "manifest_objects": split_manifest,
             "batch_without_opt_out": batch_without_opt_out,
             "pod_line": pod_line,
+            "pods_on_revision": pods_on_revision,
             "clean_for_backup": clean_for_backup,
             "backup_differences": backup_differences,
             "to_manifest": dump_manifest,

@@ -43,7 +43,21 @@ def pod_has_sidecar(pod):
 
 
 def pod_revision(pod):
+    """The revision that injected the pod, from istiod's sidecar.istio.io/status annotation."""
+    import json
+
+    status = (_meta(pod).get("annotations") or {}).get("sidecar.istio.io/status")
+    if status:
+        try:
+            return json.loads(status).get("revision") or ""
+        except ValueError:
+            pass
     return (_meta(pod).get("labels") or {}).get("istio.io/rev", "")
+
+
+def pods_on_revision(pods, revision):
+    """Pods injected by a revision."""
+    return [p for p in pods if pod_has_sidecar(p) and pod_revision(p) == (revision or "default")]
 
 
 def template_opt_out(workload):
@@ -273,6 +287,7 @@ class RolloutRestarter(object):
                 "reason": reason, "old_revision": revision_of(workload)}
 
     def run(self):
+        started = self.clock()
         plan = self.select()
         todo = [p for p in plan if p["restart"]]
         result = {"changed": bool(todo), "restarted": [], "untouched": [], "failed": [],
@@ -291,6 +306,7 @@ class RolloutRestarter(object):
         for start in range(0, len(todo), self.batch_size):
             self._run_batch(todo[start:start + self.batch_size], groups, result)
         result["api_calls"] = self.api_calls
+        result["elapsed"] = round(self.clock() - started, 2)
         return result
 
     def _pdb_groups(self, workloads):
@@ -311,6 +327,7 @@ class RolloutRestarter(object):
 
     def _run_batch(self, batch, groups, result):
         queue, in_flight = list(batch), {}
+        interval = min(0.1, self.poll_interval)
         while queue or in_flight:
             started = True
             while queue and started:
@@ -325,8 +342,11 @@ class RolloutRestarter(object):
                     result["restarted"].append(self._finish(item, "started", "not waited for"))
                     del in_flight[ref]
                 continue
-            self.sleep(self.poll_interval)
+            self.sleep(interval)
+            before = len(in_flight)
             self._poll(in_flight, result)
+            # poll fast while rollouts finish, back off to poll_interval while they do not
+            interval = min(0.1, self.poll_interval) if len(in_flight) < before else min(interval * 2, self.poll_interval)
 
     def _start(self, p, in_flight):
         workload = p["workload"]
@@ -342,31 +362,45 @@ class RolloutRestarter(object):
                       "new_revision": revision_of(latest) if latest else None})
         return entry
 
+    CLUSTER_WIDE_AFTER = 4  # namespaces in flight for one kind before one cluster-wide list replaces per-namespace lists
+
     def _poll(self, in_flight, result):
         by_scope = {}
         for ref, item in in_flight.items():
             w = item["plan"]["workload"]
             by_scope.setdefault((_meta(w).get("namespace"), w["kind"]), []).append(ref)
+        scopes = {}
         for (namespace, kind), refs in by_scope.items():
-            live = dict((_ref(dict(obj, kind=kind)), dict(obj, kind=kind)) for obj in self._list(kind, namespace))
-            for ref in refs:
-                item = in_flight[ref]
-                obj = live.get(ref)
-                if obj is None:
-                    result["failed"].append(self._finish(item, "failed", "not found: deleted during the restart"))
-                    del in_flight[ref]
-                    continue
-                if _meta(obj).get("generation", 0) < item["generation"]:
-                    continue
-                state, detail = rollout_state(obj)
-                if state == "progressing" and self.clock() - item["started"] > self.timeout:
-                    state, detail = "failed", "timeout after %ss: %s" % (self.timeout, detail)
-                if state == "done":
-                    result["restarted"].append(self._finish(item, "restarted", detail, obj))
-                    del in_flight[ref]
-                elif state == "failed":
-                    result["failed"].append(self._fail(item, detail, obj))
-                    del in_flight[ref]
+            scopes.setdefault(kind, {})[namespace] = refs
+        for kind, namespaces in scopes.items():
+            if len(namespaces) > self.CLUSTER_WIDE_AFTER:
+                objs = self._list(kind, None)
+                lists = [(list(namespaces.values()), objs)]
+            else:
+                lists = [([refs], self._list(kind, namespace)) for namespace, refs in namespaces.items()]
+            for ref_groups, objs in lists:
+                self._check(kind, [r for refs in ref_groups for r in refs], objs, in_flight, result)
+
+    def _check(self, kind, refs, objs, in_flight, result):
+        live = dict((_ref(dict(obj, kind=kind)), dict(obj, kind=kind)) for obj in objs)
+        for ref in refs:
+            item = in_flight[ref]
+            obj = live.get(ref)
+            if obj is None:
+                result["failed"].append(self._finish(item, "failed", "not found: deleted during the restart"))
+                del in_flight[ref]
+                continue
+            if _meta(obj).get("generation", 0) < item["generation"]:
+                continue
+            state, detail = rollout_state(obj)
+            if state == "progressing" and self.clock() - item["started"] > self.timeout:
+                state, detail = "failed", "timeout after %ss: %s" % (self.timeout, detail)
+            if state == "done":
+                result["restarted"].append(self._finish(item, "restarted", detail, obj))
+                del in_flight[ref]
+            elif state == "failed":
+                result["failed"].append(self._fail(item, detail, obj))
+                del in_flight[ref]
 
     def _fail(self, item, detail, obj):
         entry = self._finish(item, "failed", detail, obj)

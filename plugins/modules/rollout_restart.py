@@ -159,6 +159,11 @@ would_restart:
   returned: check mode
   type: list
   elements: dict
+elapsed:
+  description: Seconds the selection, restarts and waits took.
+  returned: when not in check mode
+  type: float
+  sample: 6.3
 api_calls:
   description: API requests the run made (lists and patches).
   returned: when not in check mode

@@ -47,6 +47,8 @@ class FakeApi(object):
         self.calls.append(("list", kind, namespace))
         if kind == "Namespace":
             return [{"metadata": {"name": n}} for n in self.namespaces]
+        if namespace is None:
+            return [o for (k, ns) in list(self.objects) if k == kind for o in self.list(kind, ns, label_selector)]
         items = self.objects.get((kind, namespace), [])
         if kind == "Deployment":
             for obj in items:
