@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kubernetes import config  # noqa: E402
+from kubernetes import client, config  # noqa: E402
 
 from sandbox.cluster import Sandbox  # noqa: E402
 from tests.helpers.audit import AuditLog, now  # noqa: E402
@@ -71,6 +71,8 @@ if __name__ == "__main__":
         box.restart_kwok()
     api = config.new_client_from_config(str(box.paths.kubeconfig), context="sandbox")
     audit = AuditLog(box.paths.audit_log)
+    core = client.CoreV1Api(api)
+    wait_for(lambda: not core.list_namespace(label_selector="fleet=bench").items, timeout=300)  # an earlier run's
     namespaces = create_fleet(api, "bench", args.namespaces, args.per_namespace)
     module_stats = {}
     total = args.namespaces * args.per_namespace
