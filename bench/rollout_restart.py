@@ -73,10 +73,11 @@ if __name__ == "__main__":
     audit = AuditLog(box.paths.audit_log)
     core = client.CoreV1Api(api)
     wait_for(lambda: not core.list_namespace(label_selector="fleet=bench").items, timeout=300)  # an earlier run's
-    namespaces = create_fleet(api, "bench", args.namespaces, args.per_namespace)
     module_stats = {}
     total = args.namespaces * args.per_namespace
+    namespaces = ["bench-%02d" % i for i in range(args.namespaces)]
     try:
+        create_fleet(api, "bench", args.namespaces, args.per_namespace)
         rows = []
         for label, work in (("kubectl rollout restart + status, sequential", lambda: kubectl_loop(
                 box, namespaces, args.per_namespace)),

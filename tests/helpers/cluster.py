@@ -44,9 +44,15 @@ def create_fleet(api, prefix, namespaces=20, per_namespace=10, labels=None):
 
 
 def delete_namespaces(api, names):
+    from kubernetes.client.rest import ApiException
+
     core = client.CoreV1Api(api)
     for ns in names:
-        core.delete_namespace(ns)
+        try:
+            core.delete_namespace(ns)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
 
 
 def pods_with_sidecar(api, namespaces):

@@ -185,3 +185,18 @@ def test_wrong_revision_selects_pods_on_another_revision():
 def test_deployment_rollout_state(status, generation, state):
     d = {"kind": "Deployment", "metadata": {"generation": generation}, "spec": {"replicas": 2}, "status": status}
     assert rollout_state(d)[0] == state
+
+
+def test_pod_revision_comes_from_istiods_status_annotation():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import pod_revision, pods_on_revision
+    pod = {"metadata": {"annotations": {"sidecar.istio.io/status": '{"containers":["istio-proxy"],"revision":"canary"}'}},
+           "spec": {"containers": [{"name": "istio-proxy"}]}}
+    assert pod_revision(pod) == "canary"
+    assert pods_on_revision([pod], "canary") == [pod] and pods_on_revision([pod], "default") == []
+
+
+def test_many_namespaces_in_flight_are_polled_with_one_cluster_wide_list():
+    api = cluster(namespaces=tuple("n%d" % i for i in range(10)), per_ns=1, roll_after=3)
+    restarter(api, concurrency=10).run()
+    polls = [c for c in api.calls if c[0] == "list" and c[1] == "Deployment" and c[2] is None]
+    assert polls, "expected cluster-wide polls"

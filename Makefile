@@ -1,0 +1,33 @@
+# The two commands: `make site` (the main job on the sandbox) and `make test` (the whole suite).
+.PHONY: site test bootstrap sandbox-build sandbox-up sandbox-down sandbox-status sanity lint bench
+
+site:
+	bash scripts/site.sh
+
+test:
+	bash scripts/test.sh
+
+bootstrap:
+	bash scripts/bootstrap.sh
+
+sandbox-build:
+	bash scripts/bootstrap.sh --sandbox
+
+sandbox-up: sandbox-build
+	.venv/bin/python -m sandbox up
+
+sandbox-down:
+	.venv/bin/python -m sandbox down
+
+sandbox-status:
+	.venv/bin/python -m sandbox status
+
+lint: bootstrap
+	.venv/bin/ansible-lint
+
+sanity: bootstrap
+	bash scripts/sanity.sh
+
+bench: sandbox-up
+	.venv/bin/python bench/rollout_restart.py
+	.venv/bin/python bench/rollout_restart.py --pod-ready-delay-ms 2000
