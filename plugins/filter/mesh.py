@@ -25,6 +25,7 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest impor
 )
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.injection import batch_without_opt_out, pod_line
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import pods_on_revision
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils import mtls
 
 
 class FilterModule(object):
@@ -34,7 +35,18 @@ class FilterModule(object):
             "batch_without_opt_out": batch_without_opt_out,
             "pod_line": pod_line,
             "pods_on_revision": pods_on_revision,
+            "mtls_desired_policy": mtls.desired_policy,
+            "mtls_policy_differs": mtls.policy_differs,
+            "mtls_strict_evidence": mtls.strict_evidence,
+            "mtls_dr_conflicts": mtls.destination_rule_conflicts,
+            "mtls_fixed_dr": mtls.fixed_destination_rule,
+            "mtls_revert_plan": mtls.revert_plan,
+            "with_resource_versions": mtls.with_resource_versions,
+            "mtls_workloads": mtls.workloads_for_report,
+            "mtls_effective_table": mtls.effective_table,
+            "mtls_format_table": mtls.format_table,
             "clean_for_backup": clean_for_backup,
+            "clean_for_backup_one": lambda obj: clean_for_backup([obj])[0],
             "backup_differences": backup_differences,
             "to_manifest": dump_manifest,
             "injection_labels": injection_labels,

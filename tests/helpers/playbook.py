@@ -49,7 +49,7 @@ def run_playbook(playbook, extra_vars=None, check=False, diff=False, tags=None, 
             inventory=str(ROOT / (inventory or "inventories/sandbox/hosts.yml")),
             extravars=extra_vars or {},
             cmdline=" ".join(cmdline) or None,
-            envvars={"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
+            envvars={"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1",
                      "PATH": os.environ["PATH"]},
             quiet=True,
         )

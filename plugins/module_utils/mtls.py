@@ -1,0 +1,248 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""mTLS policy logic: effective modes (workload over namespace over mesh, port-level included), the
+safety evidence against STRICT, DestinationRule conflicts (IST0113) and snapshot revert plans."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+MODES = ("STRICT", "PERMISSIVE", "DISABLE", "UNSET")
+# Protocols where the server speaks first; a sidecar cannot sniff them unless the port is declared TCP.
+SERVER_FIRST_PORTS = {3306: "MySQL", 27017: "MongoDB", 5432: "PostgreSQL", 25: "SMTP", 11211: "memcached",
+                      4222: "NATS", 6379: "Redis", 9042: "Cassandra", 5672: "AMQP"}
+SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+
+
+def _meta(obj):
+    return obj.get("metadata") or {}
+
+
+def _selector_labels(policy):
+    return ((policy.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+
+
+def _matches(selector, labels):
+    return all((labels or {}).get(k) == v for k, v in selector.items())
+
+
+def _mode_of(policy, port=None):
+    spec = policy.get("spec") or {}
+    if port is not None:
+        port_mode = ((spec.get("portLevelMtls") or {}).get(str(port)) or (spec.get("portLevelMtls") or {}).get(port)
+                     or {}).get("mode")
+        if port_mode and port_mode != "UNSET":
+            return port_mode
+    mode = (spec.get("mtls") or {}).get("mode")
+    return None if mode in (None, "UNSET") else mode
+
+
+def _name(policy):
+    return "%s/%s" % (_meta(policy).get("namespace"), _meta(policy).get("name"))
+
+
+def effective_mode(policies, namespace, labels, root_namespace="istio-system", port=None):
+    """(mode, deciding policy) for a workload: workload over namespace over mesh, port-level first.
+
+    A level whose mode is UNSET inherits from the level above, as Istio does. With no policy the
+    mesh default is PERMISSIVE.
+    """
+    workload = [p for p in policies if _meta(p).get("namespace") == namespace and _selector_labels(p)
+                and _matches(_selector_labels(p), labels)]
+    ns_wide = [p for p in policies if _meta(p).get("namespace") == namespace and not _selector_labels(p)]
+    mesh = [p for p in policies if _meta(p).get("namespace") == root_namespace and not _selector_labels(p)]
+    # the oldest policy wins among several at one level, as in Istio
+    order = lambda ps: sorted(ps, key=lambda p: (_meta(p).get("creationTimestamp") or "", _meta(p).get("name")))
+    for level in (order(workload), order(ns_wide), order(mesh)):
+        for policy in level[:1]:
+            mode = _mode_of(policy, port)
+            if mode:
+                suffix = " (port %s)" % port if port is not None and _mode_of(policy, port) != _mode_of(policy) else ""
+                return mode, _name(policy) + suffix
+    return "PERMISSIVE", "mesh default (no policy)"
+
+
+def effective_table(policies, workloads, root_namespace="istio-system"):
+    """Rows {namespace, workload, port, mode, decided_by} for workloads [{namespace, name, labels, ports}]."""
+    rows = []
+    for w in workloads:
+        mode, by = effective_mode(policies, w["namespace"], w.get("labels"), root_namespace)
+        rows.append({"namespace": w["namespace"], "workload": w["name"], "port": "*", "mode": mode, "decided_by": by})
+        for port in w.get("ports") or []:
+            pmode, pby = effective_mode(policies, w["namespace"], w.get("labels"), root_namespace, port)
+            if (pmode, pby) != (mode, by):
+                rows.append({"namespace": w["namespace"], "workload": w["name"], "port": str(port), "mode": pmode,
+                             "decided_by": pby})
+    return rows
+
+
+def format_table(rows):
+    lines = ["%-20s %-28s %-6s %-11s %s" % ("NAMESPACE", "WORKLOAD", "PORT", "MODE", "DECIDED BY")]
+    for r in rows:
+        lines.append("%-20s %-28s %-6s %-11s %s" % (r["namespace"], r["workload"], r["port"], r["mode"], r["decided_by"]))
+    return lines
+
+
+def _has_sidecar(pod):
+    spec = pod.get("spec") or {}
+    return any(c.get("name") == "istio-proxy" for c in spec.get("containers") or []) or any(
+        c.get("name") == "istio-proxy" and c.get("restartPolicy") == "Always" for c in spec.get("initContainers") or [])
+
+
+def strict_evidence(pods, services, statefulsets, selector=None):
+    """Reasons STRICT would break something in scope: pods without a sidecar, headless Services and
+    StatefulSets, and server-first ports not declared TCP."""
+    evidence = []
+    selector = selector or {}
+    for pod in pods:
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            continue
+        if selector and not _matches(selector, _meta(pod).get("labels")):
+            continue
+        if not _has_sidecar(pod):
+            evidence.append("pod %s/%s has no istio-proxy sidecar: its plaintext traffic would be refused"
+                            % (_meta(pod).get("namespace"), _meta(pod).get("name")))
+    for svc in services:
+        spec = svc.get("spec") or {}
+        if selector and not _matches(selector, spec.get("selector") or {}):
+            continue
+        ref = "%s/%s" % (_meta(svc).get("namespace"), _meta(svc).get("name"))
+        if spec.get("clusterIP") == "None":
+            evidence.append("Service %s is headless: direct pod-to-pod traffic needs care under STRICT" % ref)
+        for port in spec.get("ports") or []:
+            number, name = port.get("port"), (port.get("name") or "")
+            declared_tcp = name == "tcp" or name.startswith("tcp-") or (port.get("appProtocol") or "").lower() == "tcp"
+            if number in SERVER_FIRST_PORTS and not declared_tcp:
+                evidence.append("Service %s port %s (%s, server-first) is not declared TCP (name it tcp-... or set "
+                                "appProtocol: tcp)" % (ref, number, SERVER_FIRST_PORTS[number]))
+    for sts in statefulsets:
+        labels = (((sts.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
+        if selector and not _matches(selector, labels):
+            continue
+        evidence.append("StatefulSet %s/%s is in scope: its pods talk to each other through a headless Service"
+                        % (_meta(sts).get("namespace"), _meta(sts).get("name")))
+    return evidence
+
+
+def _dr_host_namespace(dr):
+    host = (dr.get("spec") or {}).get("host") or ""
+    parts = host.split(".")
+    return parts[1] if len(parts) >= 2 and parts[1] not in ("svc",) else _meta(dr).get("namespace")
+
+
+def destination_rule_conflicts(destination_rules, policies, root_namespace="istio-system"):
+    """DestinationRules whose client TLS (top-level or port-level) disagrees with the server's effective mode.
+
+    Like istioctl analyze IST0113: a DISABLE or SIMPLE client against STRICT, or ISTIO_MUTUAL against DISABLE.
+    """
+    conflicts = []
+    for dr in destination_rules:
+        spec = dr.get("spec") or {}
+        namespace = _dr_host_namespace(dr)
+        policy = spec.get("trafficPolicy") or {}
+        settings = [(None, (policy.get("tls") or {}).get("mode"))]
+        for pls in policy.get("portLevelSettings") or []:
+            settings.append(((pls.get("port") or {}).get("number"), (pls.get("tls") or {}).get("mode")))
+        for port, client_mode in settings:
+            if not client_mode:
+                continue
+            server_mode, by = effective_mode(policies, namespace, {}, root_namespace, port)
+            bad = (server_mode == "STRICT" and client_mode in ("DISABLE", "SIMPLE")) or (
+                server_mode == "DISABLE" and client_mode == "ISTIO_MUTUAL")
+            if bad:
+                conflicts.append({"destination_rule": "%s/%s" % (_meta(dr).get("namespace"), _meta(dr).get("name")),
+                                  "host": spec.get("host"), "port": port, "client_tls": client_mode,
+                                  "server_mode": server_mode, "decided_by": by,
+                                  "message": "DestinationRule %s/%s sends %s to %s%s, whose mTLS mode is %s (%s)"
+                                             % (_meta(dr).get("namespace"), _meta(dr).get("name"), client_mode,
+                                                spec.get("host"), (" port %s" % port) if port else "", server_mode, by)})
+    return conflicts
+
+
+def fixed_destination_rule(dr, conflicts):
+    """A copy of a DestinationRule with the conflicting TLS settings set to ISTIO_MUTUAL."""
+    import copy
+
+    fixed = copy.deepcopy(dr)
+    policy = fixed.setdefault("spec", {}).setdefault("trafficPolicy", {})
+    for c in conflicts:
+        if c["port"] is None:
+            policy.setdefault("tls", {})["mode"] = "ISTIO_MUTUAL"
+        else:
+            for pls in policy.get("portLevelSettings") or []:
+                if (pls.get("port") or {}).get("number") == c["port"]:
+                    pls.setdefault("tls", {})["mode"] = "ISTIO_MUTUAL"
+    return fixed
+
+
+def _key(obj):
+    return (obj.get("kind"), _meta(obj).get("namespace"), _meta(obj).get("name"))
+
+
+def revert_plan(snapshot, live):
+    """What makes live match the snapshot: objects to delete (created since), and objects to put back
+    exactly (changed or deleted since). Both lists are of full objects."""
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import clean_for_backup
+
+    want = dict((_key(o), o) for o in clean_for_backup(snapshot))
+    have = dict((_key(o), o) for o in clean_for_backup(live))
+    delete = [have[k] for k in sorted(have) if k not in want and k[0] == "PeerAuthentication"]
+    put = [want[k] for k in sorted(want) if k not in have or have[k].get("spec") != want[k].get("spec")
+           or (_meta(have[k]).get("labels") or {}) != (_meta(want[k]).get("labels") or {})
+           or (_meta(have[k]).get("annotations") or {}) != (_meta(want[k]).get("annotations") or {})]
+    return {"delete": delete, "put": put}
+
+
+def workloads_for_report(objects, policies):
+    """[{namespace, name, labels, ports}] from Deployments/StatefulSets/DaemonSets; ports are the container ports
+    plus every port a port-level policy in the namespace names."""
+    rows = []
+    for obj in objects:
+        meta = _meta(obj)
+        template = (obj.get("spec") or {}).get("template") or {}
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        ports = set()
+        for c in (template.get("spec") or {}).get("containers") or []:
+            for p in c.get("ports") or []:
+                if p.get("containerPort"):
+                    ports.add(int(p["containerPort"]))
+        for pol in policies:
+            if _meta(pol).get("namespace") == meta.get("namespace") and _matches(_selector_labels(pol), labels):
+                ports.update(int(k) for k in ((pol.get("spec") or {}).get("portLevelMtls") or {}))
+        rows.append({"namespace": meta.get("namespace"), "name": meta.get("name"), "labels": labels,
+                     "ports": sorted(ports)})
+    return sorted(rows, key=lambda r: (r["namespace"], r["name"]))
+
+
+def desired_policy(name, namespace, mode, selector=None, port_modes=None):
+    spec = {"mtls": {"mode": mode}}
+    if selector:
+        spec["selector"] = {"matchLabels": dict(selector)}
+    if port_modes:
+        spec["portLevelMtls"] = dict((str(k), {"mode": v}) for k, v in port_modes.items())
+    return {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+            "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+
+
+def policy_differs(desired, live_policies):
+    """True when the live policy of that name is missing or has another spec."""
+    for p in live_policies:
+        if _meta(p).get("namespace") == _meta(desired).get("namespace") and _meta(p).get("name") == _meta(desired).get("name"):
+            return (p.get("spec") or {}) != desired["spec"]
+    return True
+
+
+def with_resource_versions(objects, live):
+    """Copies of objects carrying the live resourceVersion, so a full replace can update them exactly."""
+    import copy
+
+    versions = dict((_key(o), _meta(o).get("resourceVersion")) for o in live)
+    out = []
+    for obj in objects:
+        obj = copy.deepcopy(obj)
+        obj.setdefault("kind", obj.get("kind"))
+        version = versions.get(_key(obj))
+        if version:
+            obj["metadata"]["resourceVersion"] = version
+        out.append(obj)
+    return out
