@@ -41,6 +41,11 @@ def _name(policy):
     return "%s/%s" % (_meta(policy).get("namespace"), _meta(policy).get("name"))
 
 
+def _oldest_first(policies):
+    """The oldest policy wins among several at one level, as in Istio."""
+    return sorted(policies, key=lambda p: (_meta(p).get("creationTimestamp") or "", _meta(p).get("name")))
+
+
 def effective_mode(policies, namespace, labels, root_namespace="istio-system", port=None):
     """(mode, deciding policy) for a workload: workload over namespace over mesh, port-level first.
 
@@ -51,9 +56,7 @@ def effective_mode(policies, namespace, labels, root_namespace="istio-system", p
                 and _matches(_selector_labels(p), labels)]
     ns_wide = [p for p in policies if _meta(p).get("namespace") == namespace and not _selector_labels(p)]
     mesh = [p for p in policies if _meta(p).get("namespace") == root_namespace and not _selector_labels(p)]
-    # the oldest policy wins among several at one level, as in Istio
-    order = lambda ps: sorted(ps, key=lambda p: (_meta(p).get("creationTimestamp") or "", _meta(p).get("name")))
-    for level in (order(workload), order(ns_wide), order(mesh)):
+    for level in (_oldest_first(workload), _oldest_first(ns_wide), _oldest_first(mesh)):
         for policy in level[:1]:
             mode = _mode_of(policy, port)
             if mode:
