@@ -1,29 +1,12 @@
 """The sandbox is a real control plane: rollouts, CRD validation, RBAC and the audit log."""
 import datetime
-import time
 
 import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from tests.helpers.audit import now
-
-
-def wait_for(predicate, timeout=60, interval=0.25):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
-
-
-def deployment(name, replicas=2):
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"containers": [{"name": "app", "image": "registry.local/app:1"}]}}}}
+from tests.helpers.cluster import deployment, wait_for
 
 
 def available(apps, ns, name):
@@ -35,7 +18,7 @@ def available(apps, ns, name):
 
 def test_deployment_becomes_available_and_restart_rolls_a_new_replicaset(api_client, namespace):
     apps, core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
-    apps.create_namespaced_deployment(namespace, deployment("web"))
+    apps.create_namespaced_deployment(namespace, deployment("web", replicas=2))
     wait_for(lambda: available(apps, namespace, "web"))
     pods = core.list_namespaced_pod(namespace).items
     assert len(pods) == 2 and all(p.status.phase == "Running" and p.status.pod_ip for p in pods)

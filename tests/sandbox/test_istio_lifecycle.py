@@ -7,6 +7,7 @@ from kubernetes.client.rest import ApiException
 
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import backup_differences, clean_for_backup
 from tests.helpers.audit import now
+from tests.helpers.cluster import wait_for
 from tests.helpers.playbook import run_playbook
 
 ISTIO_KINDS = [("networking.istio.io", "v1", "virtualservices"), ("networking.istio.io", "v1", "destinationrules"),
@@ -145,8 +146,24 @@ def test_teardown_leaves_nothing_and_restore_brings_everything_back(api_client, 
     before = clean_for_backup(live_istio_objects(api_client, namespace))
     assert len(before) == 4
 
-    teardown = purge()
+    apps = client.AppsV1Api(api_client)
+    apps.create_namespaced_deployment(namespace, {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+                                                  "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                                                           "template": {"metadata": {"labels": {"app": "web"}},
+                                                                        "spec": {"containers": [{"name": "app", "image": "x"}]}}}})
+
+    def injected():
+        pods = [p for p in core.list_namespaced_pod(namespace, label_selector="app=web").items if not p.metadata.deletion_timestamp]
+        return pods and all("istio-proxy" in [c.name for c in p.spec.containers] for p in pods)
+    wait_for(injected)
+
+    teardown = purge(teardown_restart_workloads=True)
     assert "Removed" in teardown.stdout
+
+    def stripped():
+        pods = [p for p in core.list_namespaced_pod(namespace, label_selector="app=web").items if not p.metadata.deletion_timestamp]
+        return pods and all("istio-proxy" not in [c.name for c in p.spec.containers] for p in pods)
+    wait_for(stripped)
     assert istio_webhooks(api_client) == [] and istio_crds(api_client) == []
     assert [n.metadata.name for n in core.list_namespace(label_selector="istio-injection").items] == []
     assert "istio-system" not in [n.metadata.name for n in core.list_namespace().items]
