@@ -79,7 +79,6 @@ build_kubernetes() {
     grep -E '=> \./staging/src/' "$upstream" | awk -v sv="$K8S_STAGING_VERSION" '{print "replace " $1 " => " $1 " " sv}'
   } >"$src/go.mod"
   local minor=${v#v1.}; minor=${minor%%.*}
-  local pkg=k8s.io/component-base/version
   local ld="-s -w"
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld+=" -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z -X $p.gitCommit=release-$v"

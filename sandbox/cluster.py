@@ -147,9 +147,6 @@ class Sandbox:
     def istiod_names(self):
         return sorted(p.stem for p in self.paths.run.glob("istiod-*.pid")) if self.paths.run.exists() else []
 
-    def running(self):
-        return {name: self._owned_pid(name) for name in CONTROL_PLANE + self.istiod_names() if self._owned_pid(name)}
-
     # ---- start -------------------------------------------------------------------------------
     def _check_binaries(self, names):
         missing = [str(self.bin(n)) for n in names if not os.access(self.bin(n), os.X_OK)]

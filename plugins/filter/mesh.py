@@ -46,7 +46,6 @@ class FilterModule(object):
             "mtls_effective_table": mtls.effective_table,
             "mtls_format_table": mtls.format_table,
             "clean_for_backup": clean_for_backup,
-            "clean_for_backup_one": lambda obj: clean_for_backup([obj])[0],
             "backup_differences": backup_differences,
             "to_manifest": dump_manifest,
             "injection_labels": injection_labels,

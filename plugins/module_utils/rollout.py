@@ -114,11 +114,6 @@ def restart_patch(stamp):
     return {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
 
 
-def undo_patch(previous_stamp):
-    """Puts the pod template back as it was before the restart; the controller returns to the old revision."""
-    return {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: previous_stamp}}}}}
-
-
 def current_stamp(workload):
     template_meta = ((workload.get("spec") or {}).get("template") or {}).get("metadata") or {}
     return (template_meta.get("annotations") or {}).get(RESTARTED_AT)
@@ -407,7 +402,8 @@ class RolloutRestarter(object):
         if self.undo_on_failure:
             w = item["plan"]["workload"]
             self.api_calls += 1
-            self.api.patch(w["kind"], _meta(w).get("namespace"), _meta(w).get("name"), undo_patch(item["previous"]))
+            # the previous stamp (None removes it) puts the pod template back: the controller returns to the old revision
+            self.api.patch(w["kind"], _meta(w).get("namespace"), _meta(w).get("name"), restart_patch(item["previous"]))
             entry["undone"] = True
             entry["detail"] += "; undone: pod template restored to the previous revision"
         return entry
