@@ -17,12 +17,14 @@ def main(argv=None):
     sub.add_parser("up", help="start (idempotent) and wait until the API is ready")
     down = sub.add_parser("down", help="stop what the sandbox started and remove its state")
     down.add_argument("--keep-state", action="store_true", help="keep certs, data and logs")
-    sub.add_parser("status", help="what is running, with resident memory")
+    sub.add_parser("status", help="what is running, with resident memory (exit 0 all up, 3 partly, 4 nothing)")
     sub.add_parser("env", help="shell exports for the sandbox kubeconfig")
     istiod = sub.add_parser("istiod", help="run istiod out-of-cluster for one revision (after Istio is installed)")
-    istiod.add_argument("action", choices=["up", "down"])
+    istiod.add_argument("action", choices=["up", "down", "port"],
+                        help="port: print the webhook port the revision's istiod uses (allocated once, then stable)")
     istiod.add_argument("--revision", default="default", help='"all" with down stops every revision')
-    istiod.add_argument("--port-offset", type=int, default=0, help="added to every istiod port (15017 + offset ...)")
+    istiod.add_argument("--port-offset", type=int, default=None,
+                        help="added to every istiod port (default: the revision's recorded slot)")
     args = parser.parse_args(argv)
 
     if args.command == "build":
@@ -42,9 +44,12 @@ def main(argv=None):
                 print(f"{row['name']:<24} {state}")
                 total += row["rss_mib"]
             print(f"{'total':<24} rss {total:.1f} MiB")
-            return 0 if all(r["running"] for r in rows if r["name"] in CONTROL_PLANE) else 3
+            running = [r["running"] for r in rows if r["name"] in CONTROL_PLANE]
+            return 0 if all(running) else 3 if any(running) else 4
         elif args.command == "istiod":
-            if args.action == "up":
+            if args.action == "port":
+                print(box.istiod_ports(box.istiod_offset(args.revision))["webhook"])
+            elif args.action == "up":
                 started = box.istiod_up(args.revision, args.port_offset)
                 print(f"sandbox: istiod-{args.revision} {'started' if started else 'already running'}")
             else:

@@ -27,6 +27,9 @@ CLIENTS = {
     "kwok": ("sandbox-kwok", "system:masters"),
     "istiod": ("system:serviceaccount:istio-system:istiod", None),
 }
+STATE_MARKER = ".istio-runbooks-sandbox"
+ISTIOD_SLOT = 100  # ports per istiod revision: 15017 + slot * 100, ...
+ISTIOD_SLOTS = 40
 CONTROL_PLANE = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]
 
 AUDIT_POLICY = {
@@ -47,7 +50,7 @@ AUDIT_POLICY = {
 class Sandbox:
     def __init__(self, paths=None, ports=None, versions=None, out=print):
         self.paths = paths or config.default_paths()
-        self.ports = ports or config.Ports()
+        self.ports = ports or config.default_ports()
         self.versions = versions or config.load_versions()
         self.out = out
 
@@ -79,8 +82,9 @@ class Sandbox:
             "contexts": [{"name": "sandbox", "context": {"cluster": "istio-runbooks-sandbox", "user": client}}],
             "current-context": "sandbox",
         }
-        path.write_text(yaml.safe_dump(doc, sort_keys=False))
-        path.chmod(0o600)
+        path.unlink(missing_ok=True)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+            handle.write(yaml.safe_dump(doc, sort_keys=False))
 
     def _write_kwok_config(self):
         share = self.paths.cache / "share" / f"kwok-{self.versions['KWOK_VERSION']}" / "stages.yaml"
@@ -124,15 +128,32 @@ class Sandbox:
         except OSError:
             return []
 
+    @staticmethod
+    def _start_ticks(pid):
+        """The process's start time in clock ticks since boot: with the pid, it names one process."""
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+                return int(handle.read().rsplit(")", 1)[1].split()[19])
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def _uses_state(self, cmd):
+        """True when an argument names a path inside this state folder (not a sibling such as .sandbox2)."""
+        state = str(self.paths.state)
+        return any(value == state or value.startswith(state + os.sep)
+                   for part in cmd for value in (part, part.split("=", 1)[-1]))
+
     def _owned_pid(self, name):
         """PID of a live process that this sandbox started for name, else None."""
         rec = self._record(name)
         if not rec or rec.get("corrupt"):
             return None
         cmd = self._cmdline(rec["pid"])
-        if cmd and cmd[0] == rec["binary"] and str(self.paths.state) in " ".join(cmd):
-            return rec["pid"]
-        return None
+        if not cmd or cmd[0] != rec["binary"] or not self._uses_state(cmd):
+            return None
+        if rec.get("ticks") is not None and self._start_ticks(rec["pid"]) != rec["ticks"]:
+            return None
+        return rec["pid"]
 
     def _clear_stale(self):
         self.paths.run.mkdir(parents=True, exist_ok=True)
@@ -178,7 +199,8 @@ class Sandbox:
             proc = subprocess.Popen([binary] + args, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     cwd=cwd or self.paths.state, env={**os.environ, **(env or {})},
                                     start_new_session=True)
-        self._pidfile(name).write_text(json.dumps({"pid": proc.pid, "binary": binary, "started": time.time()}))
+        self._pidfile(name).write_text(json.dumps({"pid": proc.pid, "binary": binary, "started": time.time(),
+                                                   "ticks": self._start_ticks(proc.pid)}))
         return proc
 
     def _ssl_context(self, verify=True):
@@ -318,8 +340,12 @@ class Sandbox:
     def up(self):
         start = time.time()
         self._check_binaries(CONTROL_PLANE)
+        if self.paths.state.exists() and any(self.paths.state.iterdir()) and not self._is_state_folder():
+            raise SandboxError(f"{self.paths.state} exists and is not a sandbox state folder (no {STATE_MARKER}); "
+                               "set SANDBOX_STATE_DIR to an empty or sandbox folder.")
         for folder in (self.paths.run, self.paths.logs, self.paths.data):
             folder.mkdir(parents=True, exist_ok=True)
+        (self.paths.state / STATE_MARKER).write_text("istio-runbooks sandbox state\n")
         self._clear_stale()
         missing = [name for name in CONTROL_PLANE if self._owned_pid(name) is None]
         if not missing:
@@ -360,7 +386,39 @@ class Sandbox:
                 "secure_grpc": p.istiod_secure_grpc + offset, "monitoring": p.istiod_monitoring + offset,
                 "webhook": p.istiod_webhook + offset}
 
-    def istiod_up(self, revision="default", port_offset=0, namespace="istio-system"):
+    def _istiod_slots_file(self):
+        return self.paths.state / "istiod-ports.json"
+
+    def _istiod_slots(self):
+        try:
+            return json.loads(self._istiod_slots_file().read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def istiod_offset(self, revision, record=False):
+        """The port offset of a revision's istiod: recorded once, then stable; 0 for the default revision.
+
+        A new revision gets the lowest slot no other revision holds, so two revisions never collide.
+        """
+        revision = revision or "default"
+        slots = self._istiod_slots()
+        if revision in slots:
+            return slots[revision]
+        if revision == "default":
+            offset = 0
+        else:
+            taken = set(slots.values()) | {0}
+            offset = next((i * ISTIOD_SLOT for i in range(1, ISTIOD_SLOTS) if i * ISTIOD_SLOT not in taken), None)
+            if offset is None:
+                raise SandboxError(f"no free istiod port slot for revision {revision}: {len(slots)} revisions hold "
+                                   "them; 'python -m sandbox down' resets the sandbox")
+        if record:
+            slots[revision] = offset
+            self.paths.state.mkdir(parents=True, exist_ok=True)
+            self._istiod_slots_file().write_text(json.dumps(slots, indent=1, sort_keys=True))
+        return offset
+
+    def istiod_up(self, revision="default", port_offset=None, namespace="istio-system"):
         """Run istiod for one revision out-of-cluster, with its webhooks served on 127.0.0.1.
 
         Returns True when it started a process, False when it already ran.
@@ -374,6 +432,8 @@ class Sandbox:
         if self._owned_pid(name):
             self.out(f"sandbox: {name} already runs")
             return False
+        if port_offset is None:
+            port_offset = self.istiod_offset(revision, record=True)
         ports = self.istiod_ports(port_offset)
         self._check_ports([(f"{name} {k}", v) for k, v in ports.items()])
         suffix = "" if revision == "default" else f"-{revision}"
@@ -435,9 +495,15 @@ class Sandbox:
                 if self._stop(name):
                     self.out(f"sandbox: stopped {name}")
         if not keep_state and self.paths.state.exists():
+            if not self._is_state_folder():
+                raise SandboxError(f"refusing to remove {self.paths.state}: it is not a sandbox state folder "
+                                   f"(no {STATE_MARKER})")
             import shutil
             shutil.rmtree(self.paths.state)
             self.out(f"sandbox: removed {self.paths.state}")
+
+    def _is_state_folder(self):
+        return (self.paths.state / STATE_MARKER).is_file()
 
     # ---- status ------------------------------------------------------------------------------
     @staticmethod

@@ -66,6 +66,13 @@ class Paths:
         return self.logs / "audit.log"
 
 
+def default_ports():
+    """Ports shifted by SANDBOX_PORT_SHIFT, so several sandboxes can run side by side."""
+    shift = int(os.environ.get("SANDBOX_PORT_SHIFT", "0") or 0)
+    base = Ports()
+    return Ports(**{name: value + shift for name, value in vars(base).items()})
+
+
 def default_paths():
     cache = Path(os.environ.get("ISTIO_RUNBOOKS_CACHE", Path.home() / ".cache" / "istio-runbooks"))
     state = Path(os.environ.get("SANDBOX_STATE_DIR", REPO_ROOT / ".sandbox"))

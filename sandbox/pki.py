@@ -1,5 +1,6 @@
 """Certificates for the sandbox: one CA, the apiserver serving cert, client certs, and the service-account key."""
 import datetime
+import os
 import ipaddress
 
 from cryptography import x509
@@ -15,9 +16,12 @@ def _key():
 
 
 def _write_key(path, key):
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                       serialization.NoEncryption()))
-    path.chmod(0o600)
+    data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                             serialization.NoEncryption())
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others, not even briefly
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
 
 
 def _write_cert(path, cert):
@@ -59,7 +63,7 @@ def ensure(pki_dir, clients):
 
     clients: mapping of file stem -> (common name, organization or None).
     """
-    pki_dir.mkdir(parents=True, exist_ok=True)
+    pki_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     ca_crt, ca_key_path = pki_dir / "ca.crt", pki_dir / "ca.key"
     if not ca_crt.exists():
         ca_key = _key()

@@ -17,11 +17,15 @@ if [ -d plugins/modules ] && ls plugins/modules/*.py >/dev/null 2>&1; then
   bash scripts/sanity.sh
 fi
 
+# Stop the sandbox at the end only when this run started it from nothing; a sandbox that was up
+# (even partly) is the user's, and is only completed here.
 started=0
-if ! python -m sandbox status >/dev/null 2>&1; then
+status=0
+python -m sandbox status >/dev/null 2>&1 || status=$?
+if [ "$status" != 0 ]; then
   echo "== starting the sandbox"
   python -m sandbox up
-  started=1
+  [ "$status" = 4 ] && started=1
 fi
 cleanup() { if [ "$started" = 1 ]; then python -m sandbox down >/dev/null || true; fi; }
 trap cleanup EXIT

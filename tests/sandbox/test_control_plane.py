@@ -129,7 +129,11 @@ def test_control_plane_listens_on_loopback_only(sandbox):
     out = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=False).stdout
     if not out:
         pytest.skip("ss is not available")
+    seen = set()
     for line in out.splitlines():
-        if any(f"pid={pid}," in line for pid in pids):
+        owners = {pid for pid in pids if f"pid={pid}," in line}
+        if owners:
+            seen |= owners
             local = line.split()[3]
             assert local.startswith("127.0.0.1:") or local.startswith("[::1]:"), line
+    assert seen == pids, "ss showed no listening socket for sandbox pids %s" % sorted(pids - seen)

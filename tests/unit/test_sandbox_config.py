@@ -37,3 +37,76 @@ def test_audit_writes_ignore_reads_reviews_and_other_users(tmp_path):
     log = tmp_path / "audit.log"
     log.write_text("".join(json.dumps({**e, "requestReceivedTimestamp": stamp}) + "\n" for e in events) + "garbage\n")
     assert AuditLog(log).writes(since=None) == [("create", "configmaps", "a", "x")]
+
+
+def _box(tmp_path, state="state"):
+    from sandbox.cluster import Sandbox
+    return Sandbox(paths=config.Paths(cache=tmp_path / "cache", state=tmp_path / state), out=lambda *_: None)
+
+
+def test_port_shift_moves_every_port(monkeypatch):
+    monkeypatch.setenv("SANDBOX_PORT_SHIFT", "1000")
+    shifted, base = vars(config.default_ports()), vars(config.Ports())
+    assert shifted == {name: port + 1000 for name, port in base.items()}
+
+
+def test_istiod_ports_are_allocated_once_and_never_collide(tmp_path):
+    box = _box(tmp_path)
+    assert box.istiod_offset("default") == 0
+    names = ["1-31-0", "1-29-0", "canary", "stable", "a", "b", "c", "d", "e", "f", "g"]
+    offsets = [box.istiod_offset(name, record=True) for name in names]
+    assert len(set(offsets)) == len(names) and 0 not in offsets
+    # a second reader (another process) sees the same recorded ports
+    assert [_box(tmp_path).istiod_offset(name) for name in names] == offsets
+    # asking without recording does not take the slot
+    peek = box.istiod_offset("new")
+    assert box.istiod_offset("other") == peek
+
+
+def test_process_ownership_needs_this_exact_state_folder(tmp_path):
+    box = _box(tmp_path, ".sandbox")
+    state = str(box.paths.state)
+    assert box._uses_state(["etcd", "--data-dir=%s/data/etcd" % state])
+    assert not box._uses_state(["etcd", "--data-dir=%s2/data/etcd" % state])
+    assert not box._uses_state(["etcd", "--data-dir=%s-old" % state])
+
+
+def test_recorded_pid_of_another_process_is_not_owned(tmp_path):
+    import subprocess
+    import sys
+    box = _box(tmp_path)
+    box.paths.run.mkdir(parents=True)
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", str(box.paths.state / "x")])
+    try:
+        record = {"pid": proc.pid, "binary": sys.executable, "ticks": box._start_ticks(proc.pid)}
+        (box.paths.run / "etcd.pid").write_text(json.dumps(record))
+        assert box._owned_pid("etcd") == proc.pid
+        # same pid number, other start time: a reused pid is not ours
+        (box.paths.run / "etcd.pid").write_text(json.dumps(dict(record, ticks=record["ticks"] - 1)))
+        assert box._owned_pid("etcd") is None
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_down_refuses_to_remove_a_folder_that_is_not_a_sandbox(tmp_path):
+    import pytest
+    from sandbox.cluster import SandboxError
+    box = _box(tmp_path)
+    box.paths.state.mkdir()
+    (box.paths.state / "precious.txt").write_text("user data")
+    with pytest.raises(SandboxError, match="not a sandbox state folder"):
+        box.down()
+    assert (box.paths.state / "precious.txt").exists()
+
+
+def test_private_keys_are_never_readable_by_others(tmp_path):
+    import os
+    import stat
+    from sandbox import pki
+    pki_dir = tmp_path / "pki"
+    os.umask(0o022)
+    pki.ensure(pki_dir, {"admin": ("admin", None)})
+    for key in pki_dir.glob("*.key"):
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600, key
+    assert stat.S_IMODE(pki_dir.stat().st_mode) == 0o700
