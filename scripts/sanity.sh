@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ansible-test sanity for this collection (istio_runbooks.mesh): copies the tracked plugin files into
+# ansible-test sanity for this collection (istio_runbooks.mesh, galaxy.yml): copies the tracked plugin files into
 # a scratch ansible_collections tree beside kubernetes.core from the venv, then runs the offline tests.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,15 +13,7 @@ git ls-files -co --exclude-standard -- plugins meta tests/unit | grep -v '/__pyc
   mkdir -p "$dest/$(dirname "$f")"
   cp "$f" "$dest/$f"
 done
-cat >"$dest/galaxy.yml" <<YML
-namespace: istio_runbooks
-name: mesh
-version: 0.1.0
-readme: README.md
-authors: [istio-runbooks contributors]
-dependencies: {kubernetes.core: ">=6.2.0"}
-YML
-echo "# istio_runbooks.mesh" >"$dest/README.md"
+cp galaxy.yml README.md COPYING "$dest/"
 core=$("$root/.venv/bin/python" -c 'import ansible_collections.kubernetes.core as c; print(list(c.__path__)[0])')
 ln -s "$core" "$scratch/ansible_collections/kubernetes/core"
 # ansible-test bootstraps pip in its sanity venvs with a downloaded get-pip.py; use the stdlib wheel instead.
