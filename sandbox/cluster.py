@@ -304,6 +304,13 @@ class Sandbox:
             return self._node_ready
         raise KeyError(name)
 
+    def _answers(self, name, timeout=10):
+        try:
+            self._wait(name, None, self._probe(name), timeout=timeout)
+            return True
+        except SandboxError:
+            return False
+
     def _port_of(self, name):
         p = self.ports
         return {"etcd": [("etcd client", p.etcd_client), ("etcd peer", p.etcd_peer)],
@@ -348,8 +355,12 @@ class Sandbox:
         (self.paths.state / STATE_MARKER).write_text("istio-runbooks sandbox state\n")
         self._clear_stale()
         missing = [name for name in CONTROL_PLANE if self._owned_pid(name) is None]
+        for name in CONTROL_PLANE:  # a process that runs but does not answer (e.g. stuck exiting) is restarted
+            if name not in missing and not self._answers(name):
+                self.out(f"sandbox: {name} runs but does not answer its readiness probe; restarting it")
+                self._stop(name)
+                missing.append(name)
         if not missing:
-            self._wait("kube-apiserver", None, self._probe("kube-apiserver"), timeout=30)
             self._link_tools()
             self.out(f"sandbox: already up. export KUBECONFIG={self.paths.kubeconfig}")
             return

@@ -5,16 +5,25 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-bash scripts/bootstrap.sh --sandbox
+timings=()
+stage() {  # stage NAME CMD...: run a stage and remember its time for the summary
+  local name=$1 start=$SECONDS status=0; shift
+  echo "== $name"
+  "$@" || status=$?
+  timings+=("$(printf '%6ss  %s' $((SECONDS - start)) "$name")")
+  return "$status"
+}
+summary() { echo "== time per stage"; printf '%s\n' "${timings[@]}"; }
+
+stage "bootstrap (Python venv, sandbox binaries)" bash scripts/bootstrap.sh --sandbox
 export PATH="$root/.venv/bin:$root/.sandbox/bin:$PATH"
 export ANSIBLE_CONFIG="$root/ansible.cfg"
 
-echo "== ansible-lint (production profile)"
-ansible-lint
+trap summary EXIT
+stage "ansible-lint (production profile)" ansible-lint
 
 if [ -d plugins/modules ] && ls plugins/modules/*.py >/dev/null 2>&1; then
-  echo "== ansible-test sanity (custom modules)"
-  bash scripts/sanity.sh
+  stage "ansible-test sanity (custom modules)" bash scripts/sanity.sh
 fi
 
 # Stop the sandbox at the end only when this run started it from nothing; a sandbox that was up
@@ -27,8 +36,7 @@ if [ "$status" != 0 ]; then
   python -m sandbox up
   [ "$status" = 4 ] && started=1
 fi
-cleanup() { if [ "$started" = 1 ]; then python -m sandbox down >/dev/null || true; fi; }
+cleanup() { summary; if [ "$started" = 1 ]; then python -m sandbox down >/dev/null || true; fi; }
 trap cleanup EXIT
 
-echo "== pytest: unit, sandbox and Molecule scenarios"
-python -m pytest "$@"
+stage "pytest: unit, sandbox and Molecule scenarios" python -m pytest "$@"

@@ -44,3 +44,21 @@ def namespace(api_client):
 def audit(sandbox):
     from tests.helpers.audit import AuditLog
     return AuditLog(sandbox.paths.audit_log)
+
+
+_SUITE_SECONDS = {}
+
+
+def pytest_runtest_logreport(report):
+    """Time per suite (test file), setup and teardown included."""
+    suite = report.nodeid.split("::", 1)[0]
+    _SUITE_SECONDS[suite] = _SUITE_SECONDS.get(suite, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _SUITE_SECONDS:
+        return
+    terminalreporter.section("time per suite")
+    for suite, seconds in sorted(_SUITE_SECONDS.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line("%8.1f s  %s" % (seconds, suite))
+    terminalreporter.write_line("%8.1f s  total" % sum(_SUITE_SECONDS.values()))
