@@ -29,5 +29,7 @@ sanity: bootstrap
 	bash scripts/sanity.sh
 
 bench: sandbox-up
+	.venv/bin/python bench/site_converge.py
+	.venv/bin/python bench/injection_scale.py
 	.venv/bin/python bench/rollout_restart.py
 	.venv/bin/python bench/rollout_restart.py --pod-ready-delay-ms 2000

@@ -1,0 +1,53 @@
+"""A scratch sandbox for benchmarks: own state folder and ports, so a running sandbox is left alone."""
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sandbox import config  # noqa: E402
+from sandbox.cluster import Sandbox  # noqa: E402
+from tests.helpers.audit import AuditLog  # noqa: E402
+
+STATE = ROOT / ".sandbox-bench"  # beside the repo's inventories, which the sandbox hooks run from
+ARTIFACTS = ROOT / "artifacts" / "bench"
+
+
+@contextlib.contextmanager
+def scratch_sandbox(port_shift=7000):
+    """Yield (sandbox, env for ansible-playbook, audit log) of a fresh cluster; stop and remove it after."""
+    os.environ.update(SANDBOX_PORT_SHIFT=str(port_shift), SANDBOX_STATE_DIR=str(STATE),
+                      MESH_ARTIFACTS_DIR=str(ARTIFACTS))
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    box = Sandbox(paths=config.default_paths(), ports=config.default_ports(), out=lambda *_: None)
+    box.up()
+    env = {**os.environ, "PATH": "%s:%s:%s" % (ROOT / ".venv/bin", STATE / "bin", os.environ["PATH"]),
+           "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "KUBECONFIG": str(box.paths.kubeconfig)}
+    try:
+        yield box, env, AuditLog(box.paths.audit_log)
+    finally:
+        box.down()
+
+
+def ansible_playbook(env, playbook, *args):
+    """Run a playbook; return (seconds, recap line). Exits with its output when it fails."""
+    start = time.monotonic()
+    proc = subprocess.run([str(ROOT / ".venv/bin/ansible-playbook"), playbook, *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, check=False)
+    elapsed = time.monotonic() - start
+    if proc.returncode != 0:
+        sys.exit("%s %s failed:\n%s" % (playbook, " ".join(args), proc.stdout[-4000:]))
+    recap = [line for line in proc.stdout.splitlines() if line.startswith("sandbox ")][-1]
+    return elapsed, " ".join(recap.split()[2:5])
+
+
+def requests_since(audit, since):
+    """(all API requests, write requests) by the admin user since a time."""
+    time.sleep(1)  # the audit backend writes asynchronously
+    events = [e for e in audit.events(since) if e.get("user", {}).get("username") == "sandbox-admin"]
+    return len(events), len(audit.writes(since))
