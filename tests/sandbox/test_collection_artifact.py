@@ -10,8 +10,12 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_built_artifact_installs_and_runs_a_runbook(tmp_path, sandbox):
     venv_bin = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin"
     galaxy = str(venv_bin / "ansible-galaxy") if (venv_bin / "ansible-galaxy").exists() else "ansible-galaxy"
+    # Outside the repository, with no ansible.cfg: only the installed artifact provides istio_runbooks.mesh.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update({"ANSIBLE_COLLECTIONS_PATH": str(tmp_path / "collections"), "ANSIBLE_NOCOLOR": "1",
+                "SANDBOX_STATE_DIR": str(sandbox.paths.state)})
     build = subprocess.run([galaxy, "collection", "build", str(ROOT), "--output-path", str(tmp_path)],
-                           capture_output=True, text=True, check=False)
+                           env=env, cwd=tmp_path, capture_output=True, text=True, check=False)
     assert build.returncode == 0, build.stdout + build.stderr
     artifact = next(tmp_path.glob("istio_runbooks-mesh-*.tar.gz"))
     with tarfile.open(artifact) as tar:
@@ -23,13 +27,8 @@ def test_built_artifact_installs_and_runs_a_runbook(tmp_path, sandbox):
 
     collections = tmp_path / "collections"
     install = subprocess.run([galaxy, "collection", "install", str(artifact), "-p", str(collections), "--no-deps"],
-                             capture_output=True, text=True, check=False)
+                             env=env, cwd=tmp_path, capture_output=True, text=True, check=False)
     assert install.returncode == 0, install.stdout + install.stderr
-
-    # Outside the repository, with no ansible.cfg: only the installed artifact provides istio_runbooks.mesh.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env.update({"ANSIBLE_COLLECTIONS_PATH": str(collections), "ANSIBLE_NOCOLOR": "1",
-                "SANDBOX_STATE_DIR": str(sandbox.paths.state)})
     work = tmp_path / "elsewhere"
     work.mkdir()
     installed = collections / "ansible_collections" / "istio_runbooks" / "mesh"
