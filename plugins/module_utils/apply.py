@@ -1,0 +1,184 @@
+# -*- coding: utf-8 -*-
+# Copyright: istio-runbooks contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Apply a batch of objects with one list per kind and namespace, writing only the objects that differ."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+from decimal import Decimal, InvalidOperation
+
+_QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
+_SUFFIX = {"Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60,
+           "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "k": 10 ** 3, "M": 10 ** 6,
+           "G": 10 ** 9, "T": 10 ** 12, "P": 10 ** 15, "E": 10 ** 18}
+# Server-written fields that a planned object never decides.
+_IGNORED_METADATA = ("resourceVersion", "uid", "generation", "creationTimestamp", "managedFields", "selfLink")
+
+
+def parse_quantity(value):
+    """A Kubernetes quantity ('2000m', '1Gi', '1e3') as a Decimal, or None when it is not one."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    match = _QUANTITY.match(str(value).strip())
+    if not match:
+        return None
+    try:
+        number = Decimal(match.group(1))
+    except InvalidOperation:
+        return None
+    suffix = match.group(2)
+    if not suffix:
+        return number
+    if suffix[0] in "eE":
+        return number * (Decimal(10) ** int(suffix[1:]))
+    return number * Decimal(_SUFFIX[suffix])
+
+
+def _empty(value):
+    return value is None or value == "" or value == {} or value == []
+
+
+def differences(desired, live, path="", quantities=False):
+    """Paths where desired is not already true of live.
+
+    Only what desired says counts: fields the server adds or defaults are not differences. Empty values
+    equal absent ones, and resource quantities compare by value (1024Mi == 1Gi), as the API server
+    normalizes them.
+    """
+    if isinstance(desired, dict):
+        if _empty(desired) and _empty(live):
+            return []
+        if not isinstance(live, dict):
+            return [path or "."]
+        found = []
+        for key, value in desired.items():
+            if path == ".metadata" and key in _IGNORED_METADATA:
+                continue
+            found += differences(value, live.get(key), "%s.%s" % (path, key),
+                                 quantities or key in ("resources", "limits", "requests", "capacity", "hard"))
+        return found
+    if isinstance(desired, list):
+        if _empty(desired) and _empty(live):
+            return []
+        if not isinstance(live, list) or len(live) != len(desired):
+            return [path]
+        found = []
+        for index, (want, have) in enumerate(zip(desired, live)):
+            found += differences(want, have, "%s[%d]" % (path, index), quantities)
+        return found
+    if desired is None or desired == live or (_empty(desired) and _empty(live)):
+        return []  # a null in a rendered manifest states no opinion
+    if quantities and parse_quantity(desired) is not None and parse_quantity(desired) == parse_quantity(live):
+        return []
+    if not isinstance(desired, bool) and not isinstance(live, bool) and str(desired) == str(live) \
+            and isinstance(desired, (int, str)) and isinstance(live, (int, str)):
+        return []  # 8080 and "8080" in a port field are the same object
+    return [path]
+
+
+def for_diff(obj):
+    """An object without the fields the server writes, for a readable diff."""
+    if not obj:
+        return {}
+    clean = dict((k, v) for k, v in obj.items() if k != "status")
+    meta = dict((k, v) for k, v in (obj.get("metadata") or {}).items() if k not in _IGNORED_METADATA)
+    annotations = dict((k, v) for k, v in (meta.get("annotations") or {}).items()
+                       if k != "kubectl.kubernetes.io/last-applied-configuration")
+    if annotations:
+        meta["annotations"] = annotations
+    else:
+        meta.pop("annotations", None)
+    clean["metadata"] = meta
+    return clean
+
+
+def object_ref(obj):
+    meta = obj.get("metadata") or {}
+    ref = "%s/%s" % (obj.get("kind"), meta.get("name"))
+    return "%s/%s" % (meta["namespace"], ref) if meta.get("namespace") else ref
+
+
+class BatchApplier(object):
+    """Server-side apply of many objects: one list per kind and namespace, a write only where needed."""
+
+    def __init__(self, dynamic_client, field_manager="istio-runbooks", force_conflicts=True, check_mode=False):
+        self.client = dynamic_client
+        self.field_manager = field_manager
+        self.force_conflicts = force_conflicts
+        self.check_mode = check_mode
+        self.api_calls = 0
+        self._live = {}
+
+    def _resource(self, obj):
+        return self.client.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+
+    def _live_objects(self, resource, namespace):
+        key = (resource.group_version, resource.kind, namespace if resource.namespaced else None)
+        if key not in self._live:
+            kwargs = {"namespace": namespace} if resource.namespaced and namespace else {}
+            self.api_calls += 1
+            items = resource.get(**kwargs).to_dict().get("items") or []
+            self._live[key] = dict(((item.get("metadata") or {}).get("name"), item) for item in items)
+        return self._live[key]
+
+    def plan(self, definitions):
+        """Each definition with its action (create, update, none), its live object and the differing paths."""
+        planned, new_namespaces = [], set()
+        for obj in definitions:
+            meta = obj.get("metadata") or {}
+            namespace = meta.get("namespace")
+            try:
+                resource = self._resource(obj)
+            except Exception:  # pylint: disable=broad-except
+                # the kind is not served yet (its CRD is in this batch): it can only be created
+                planned.append({"object": obj, "action": "create", "live": None, "paths": [], "unknown_kind": True})
+                continue
+            if namespace in new_namespaces or (resource.namespaced and not namespace):
+                live = None
+            else:
+                try:
+                    live = self._live_objects(resource, namespace).get(meta.get("name"))
+                except Exception as exc:  # pylint: disable=broad-except
+                    if getattr(exc, "status", None) == 404:  # the namespace does not exist yet
+                        live = None
+                    else:
+                        raise
+            if live is None:
+                action, paths = "create", []
+                if obj.get("kind") == "Namespace":
+                    new_namespaces.add(meta.get("name"))
+            else:
+                paths = differences(obj, live)
+                action = "update" if paths else "none"
+            planned.append({"object": obj, "action": action, "live": live, "paths": paths,
+                            "namespace_pending": namespace in new_namespaces})
+        return planned
+
+    def apply(self, definitions):
+        """Apply what differs. Returns (results, failure): failure is None or a dict naming the object."""
+        results = []
+        for item in self.plan(definitions):
+            obj, entry = item["object"], {"ref": object_ref(item["object"]), "action": item["action"],
+                                          "paths": item["paths"], "before": item["live"], "after": None}
+            if item["action"] == "none":
+                results.append(entry)
+                continue
+            if self.check_mode and (item.get("unknown_kind") or item.get("namespace_pending")):
+                entry["after"] = obj  # a dry run cannot reach a kind or namespace this batch only creates
+                results.append(entry)
+                continue
+            try:
+                resource = self._resource(obj)
+                self.api_calls += 1
+                entry["after"] = resource.server_side_apply(
+                    body=obj, name=obj["metadata"]["name"], namespace=obj["metadata"].get("namespace"),
+                    field_manager=self.field_manager, force_conflicts=self.force_conflicts,
+                    dry_run="All" if self.check_mode else None).to_dict()
+            except Exception as exc:  # pylint: disable=broad-except
+                reason = getattr(exc, "body", None) or str(exc)
+                return results, {"ref": entry["ref"], "action": item["action"], "reason": reason}
+            results.append(entry)
+        return results, None

@@ -1,0 +1,111 @@
+"""Batch apply: what counts as a difference, and that a batch with nothing to change writes nothing."""
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.apply import (BatchApplier, differences,
+                                                                                  for_diff, parse_quantity)
+
+
+def test_quantities_compare_by_value():
+    assert parse_quantity("2000m") == parse_quantity("2") == parse_quantity(2)
+    assert parse_quantity("1024Mi") == parse_quantity("1Gi")
+    assert parse_quantity("1e3") == parse_quantity("1k")
+    assert parse_quantity("abc") is None and parse_quantity(True) is None
+
+
+def test_only_what_desired_states_counts():
+    live = {"metadata": {"name": "a", "resourceVersion": "7", "labels": {"x": "1", "added": "by-server"}},
+            "spec": {"replicas": 1, "template": {"spec": {"containers": [
+                {"name": "c", "env": [{"name": "E"}], "resources": {"limits": {"cpu": "2", "memory": "1Gi"}},
+                 "ports": [{"containerPort": 8080}], "imagePullPolicy": "IfNotPresent"}]}}}}
+    desired = {"metadata": {"name": "a", "labels": {"x": "1"}, "annotations": None},
+               "spec": {"template": {"spec": {"containers": [
+                   {"name": "c", "env": [{"name": "E", "value": ""}],
+                    "resources": {"limits": {"cpu": "2000m", "memory": "1024Mi"}},
+                    "ports": [{"containerPort": "8080"}]}]}}}}
+    assert differences(desired, live) == []
+
+
+def test_real_differences_are_named_by_path():
+    live = {"spec": {"replicas": 1, "ports": [{"port": 80}], "limits": {"cpu": "1"}}}
+    assert differences({"spec": {"replicas": 2}}, live) == [".spec.replicas"]
+    assert differences({"spec": {"ports": [{"port": 80}, {"port": 443}]}}, live) == [".spec.ports"]
+    assert differences({"spec": {"limits": {"cpu": "2"}}}, live) == [".spec.limits.cpu"]
+    assert differences({"metadata": {"labels": {"x": "1"}}}, {"metadata": {}}) == [".metadata.labels"]
+    # "1" is not a quantity outside resource fields: a string flag is compared as text
+    assert differences({"data": {"flag": "1000m"}}, {"data": {"flag": "1"}}) == [".data.flag"]
+
+
+class FakeResource(object):
+    def __init__(self, kind, namespaced, store, calls):
+        self.kind, self.namespaced, self.group_version = kind, namespaced, "v1"
+        self.store, self.calls = store, calls
+
+    def get(self, namespace=None):
+        self.calls.append(("list", self.kind, namespace))
+        items = [o for o in self.store if o["kind"] == self.kind
+                 and (not self.namespaced or o["metadata"].get("namespace") == namespace)]
+        return type("R", (), {"to_dict": lambda _self: {"items": items}})()
+
+    def server_side_apply(self, body, name, namespace, field_manager, force_conflicts, dry_run):
+        self.calls.append(("apply", self.kind, name, dry_run))
+        return type("R", (), {"to_dict": lambda _self: body})()
+
+
+class FakeClient(object):
+    def __init__(self, store):
+        self.calls, self.store = [], store
+        self.resources = self
+
+    def get(self, api_version, kind):
+        if kind == "Unknown":
+            raise LookupError(kind)
+        return FakeResource(kind, kind != "Namespace", self.store, self.calls)
+
+
+def _cm(name, value, namespace="ns"):
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace},
+            "data": {"v": value}}
+
+
+def test_nothing_to_change_writes_nothing_and_lists_once_per_kind_and_namespace():
+    live = [_cm("a", "1"), _cm("b", "2"), {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}}]
+    client = FakeClient(live)
+    results, failure = BatchApplier(client).apply([live[2], _cm("a", "1"), _cm("b", "2")])
+    assert failure is None and [r["action"] for r in results] == ["none", "none", "none"]
+    assert [c for c in client.calls if c[0] == "apply"] == []
+    assert client.calls == [("list", "Namespace", None), ("list", "ConfigMap", "ns")]
+
+
+def test_only_differing_objects_are_applied_and_check_mode_is_a_dry_run():
+    client = FakeClient([_cm("a", "1")])
+    results, failure = BatchApplier(client, check_mode=True).apply([_cm("a", "changed"), _cm("new", "1")])
+    assert failure is None
+    assert [(r["action"], r["paths"]) for r in results] == [("update", [".data.v"]), ("create", [])]
+    assert [c for c in client.calls if c[0] == "apply"] == [("apply", "ConfigMap", "a", "All"),
+                                                            ("apply", "ConfigMap", "new", "All")]
+
+
+def test_dry_run_skips_objects_in_a_namespace_the_batch_creates():
+    client = FakeClient([])
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fresh"}}
+    results, failure = BatchApplier(client, check_mode=True).apply([namespace, _cm("a", "1", "fresh"),
+                                                                    {"apiVersion": "x/v1", "kind": "Unknown",
+                                                                     "metadata": {"name": "u"}}])
+    assert failure is None and [r["action"] for r in results] == ["create", "create", "create"]
+    assert [c[2] for c in client.calls if c[0] == "apply"] == ["fresh"], "only the namespace can be dry-run"
+
+
+def test_a_failed_apply_names_the_object_and_stops():
+    client = FakeClient([])
+
+    def deny(**_kwargs):
+        raise RuntimeError("admission webhook denied the request")
+    original = client.get
+    client.get = lambda api_version, kind: type("R", (FakeResource,), {"server_side_apply": lambda s, **k: deny()})(
+        kind, True, client.store, client.calls) if kind == "ConfigMap" else original(api_version, kind)
+    results, failure = BatchApplier(client).apply([_cm("a", "1"), _cm("b", "1")])
+    assert failure["ref"] == "ns/ConfigMap/a" and "denied" in failure["reason"] and results == []
+
+
+def test_diff_leaves_out_server_fields():
+    obj = {"kind": "ConfigMap", "status": {}, "metadata": {"name": "a", "resourceVersion": "1", "managedFields": [],
+                                                         "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}}}
+    assert for_diff(obj) == {"kind": "ConfigMap", "metadata": {"name": "a"}}
