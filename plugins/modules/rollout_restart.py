@@ -262,5 +262,6 @@ def summary(result):
     return "rollout failed for %s; restarted %d workload(s); undone: %s" % (
         failed or "none", len(result["restarted"]), ", ".join(result.get("undone") or []) or "none")
 
+
 if __name__ == "__main__":
     main()
