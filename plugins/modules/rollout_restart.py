@@ -142,7 +142,7 @@ restarted:
       duration: 2.41
       outcome: restarted
       detail: 2 replicas updated and available
-failed:
+failed_workloads:
   description:
     - Workloads whose restart failed, with why (timeout, ProgressDeadlineExceeded, deleted or recreated during the
       restart, patch refused by RBAC or admission, status unreadable, PodDisruptionBudget allowing no disruption).
@@ -247,13 +247,20 @@ def main():
         module.fail_json(msg=str(exc))
     except Exception as exc:  # pylint: disable=broad-except
         partial = restarter.partial_result(exc)
-        module.fail_json(msg="rollout restart interrupted: %s; %s" % (exc, summary(partial)), **partial)
+        module.fail_json(msg="rollout restart interrupted: %s; %s" % (exc, summary(partial)), **returned(partial))
     diff = result.pop("diff")
     if module._diff:
         result["diff"] = diff
     if result["failed"]:
-        module.fail_json(msg=summary(result), **result)
-    module.exit_json(**result)
+        module.fail_json(msg=summary(result), **returned(result))
+    module.exit_json(**returned(result))
+
+
+def returned(result):
+    """The result as the module returns it: Ansible's own failed flag would hide a list named failed."""
+    result = dict(result)
+    result["failed_workloads"] = result.pop("failed")
+    return result
 
 
 def summary(result):
