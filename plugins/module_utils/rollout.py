@@ -22,6 +22,17 @@ class RolloutError(Exception):
     """Bad input or an API failure, with a message that names the fix."""
 
 
+class ApiCallError(RolloutError):
+    """One API request failed: status is the HTTP status (None when the server was not reached)."""
+
+    def __init__(self, status, message):
+        super(ApiCallError, self).__init__("%s%s" % ("%s " % status if status else "", message))
+        self.status = status
+
+
+FORBIDDEN = (401, 403)
+
+
 # ---- pure helpers ----------------------------------------------------------------------------------
 
 
@@ -81,12 +92,19 @@ def owned_pods(workload, pods, replicasets):
     return [p for p in pods if any(o.get("uid") in owners for o in _meta(p).get("ownerReferences") or [])]
 
 
+def active_pods(pods):
+    """Pods that run or will run: not Succeeded or Failed (evicted), not terminating."""
+    return [p for p in pods if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+            and not _meta(p).get("deletionTimestamp")]
+
+
 def needs_restart(workload, pods, only_if, revision=None):
-    """(restart?, reason) for one workload and its pods."""
+    """(restart?, reason) for one workload and its pods; finished and terminating pods do not count."""
     if only_if == "always":
         return True, "restart requested"
+    pods = active_pods(pods)
     if not pods:
-        return False, "no pods"
+        return False, "no running pods"
     if only_if == "missing_sidecar":
         if template_opt_out(workload) == "false":
             return False, "opted out (%s=false)" % INJECT_KEY
@@ -102,12 +120,32 @@ def needs_restart(workload, pods, only_if, revision=None):
     if only_if == "wrong_revision":
         if template_opt_out(workload) == "false":
             return False, "opted out (%s=false)" % INJECT_KEY
+        if host_network(workload):
+            return False, "host network (never injected)"
         wrong = [p for p in pods if pod_has_sidecar(p) and pod_revision(p) != revision]
         lacking = [p for p in pods if not pod_has_sidecar(p)]
         if wrong or lacking:
             return True, "%d pods on another revision, %d without %s" % (len(wrong), len(lacking), SIDECAR)
         return False, "every pod runs revision %s" % revision
     raise RolloutError("only_if must be one of %s, got %r" % (", ".join(ONLY_IF), only_if))
+
+
+def never_completes(workload):
+    """Why a restart of this workload could never complete (None when it can), found before any patch."""
+    kind, meta, spec = workload.get("kind"), _meta(workload), workload.get("spec") or {}
+    if kind == "Deployment" and spec.get("paused"):
+        return "paused: can't restart a paused Deployment (run kubectl rollout resume deployment/%s -n %s first)" % (
+            meta.get("name"), meta.get("namespace"))
+    if kind in ("StatefulSet", "DaemonSet"):
+        strategy = spec.get("updateStrategy") or {}
+        if strategy.get("type", "RollingUpdate") != "RollingUpdate":
+            return ("updateStrategy %s: the controller replaces pods only when they are deleted; a rollout needs "
+                    "RollingUpdate" % strategy.get("type"))
+        partition = (strategy.get("rollingUpdate") or {}).get("partition") or 0
+        if kind == "StatefulSet" and partition > 0:
+            return ("partition %d: pods with an ordinal below %d are never updated (set "
+                    "spec.updateStrategy.rollingUpdate.partition to 0 first)" % (partition, partition))
+    return None
 
 
 def restart_patch(stamp):
@@ -183,18 +221,21 @@ def _selector_matches(selector, labels):
 
 
 def pdb_groups(workloads, pdbs):
-    """{pdb name: (allowed in flight, [workload refs])} for budgets that cover the given workloads."""
+    """{"ns/pdb": {"allowed": disruptionsAllowed, "covered": set of workload refs}} for budgets covering workloads.
+
+    An empty selector ({}) covers every pod in its namespace (policy/v1); a missing one covers none.
+    """
     groups = {}
     for pdb in pdbs:
-        selector = (pdb.get("spec") or {}).get("selector") or {}
-        if not selector:
+        selector = (pdb.get("spec") or {}).get("selector")
+        if selector is None:
             continue
-        covered = [_ref(w) for w in workloads
-                   if _selector_matches(selector, (((w.get("spec") or {}).get("template") or {}).get("metadata") or {})
-                                        .get("labels"))]
+        namespace = _meta(pdb).get("namespace")
+        covered = set(_ref(w) for w in workloads if _meta(w).get("namespace") == namespace and _selector_matches(
+            selector, (((w.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels")))
         if covered:
-            allowed = max(1, (pdb.get("status") or {}).get("disruptionsAllowed", 0))
-            groups["%s/%s" % (_meta(pdb).get("namespace"), _meta(pdb).get("name"))] = (allowed, covered)
+            groups["%s/%s" % (namespace, _meta(pdb).get("name"))] = {
+                "allowed": (pdb.get("status") or {}).get("disruptionsAllowed", 0), "covered": covered}
     return groups
 
 
@@ -208,8 +249,9 @@ def now_stamp():
 class RolloutRestarter(object):
     """Selects workloads, restarts them with bounded concurrency and waits for each rollout.
 
-    api needs list(kind, namespace, label_selector=None) -> [dict] and patch(kind, namespace, name, body) -> dict;
-    kinds are Deployment, StatefulSet, DaemonSet, Pod, ReplicaSet, PodDisruptionBudget and Namespace.
+    api needs list(kind, namespace, label_selector=None) -> [dict], get(kind, namespace, name) -> dict or None and
+    patch(kind, namespace, name, body) -> dict, raising ApiCallError when a request fails; kinds are Deployment,
+    StatefulSet, DaemonSet, Pod, ReplicaSet, PodDisruptionBudget and Namespace.
     """
 
     def __init__(self, api, kinds=KINDS, namespaces=None, names=None, label_selector=None, only_if="always",
@@ -221,6 +263,9 @@ class RolloutRestarter(object):
         self.poll_interval, self.undo_on_failure, self.wait, self.check_mode = poll_interval, undo_on_failure, wait, check_mode
         self.clock, self.sleep, self.stamp = clock, sleep, stamp or now_stamp()
         self.api_calls = 0
+        self.result = None
+        self.in_flight = {}
+        self.namespaced_lists_only = set()  # kinds whose cluster-wide list was refused (namespace-scoped RBAC)
 
     # validation happens before any request
     def validate(self):
@@ -239,15 +284,44 @@ class RolloutRestarter(object):
                             ("timeout", self.timeout)):
             if value is None or value < 1:
                 raise RolloutError("%s must be 1 or more, got %r" % (name, value))
+        if self.poll_interval is None or self.poll_interval <= 0:
+            raise RolloutError("poll_interval must be more than 0 seconds, got %r: set it to e.g. 1.0, or leave it "
+                               "out" % (self.poll_interval,))
 
     def _list(self, kind, namespace, label_selector=None):
         self.api_calls += 1
         return self.api.list(kind, namespace, label_selector)
 
+    def _read(self, kind, namespace, label_selector=None):
+        """A list during selection, before any patch: a failure stops the run with what was refused."""
+        try:
+            return self._list(kind, namespace, label_selector)
+        except ApiCallError as exc:
+            raise RolloutError("cannot list %ss %s: %s. Nothing was restarted. Grant list on %s to this user" % (
+                kind, "in namespace %s" % namespace if namespace else "cluster-wide", exc, kind))
+
+    def _existing_namespaces(self):
+        """The namespaces that exist, from one list; one get per namespace when listing them is forbidden."""
+        try:
+            return set(_meta(ns).get("name") for ns in self._list("Namespace", None))
+        except ApiCallError as exc:
+            if exc.status not in FORBIDDEN:
+                raise RolloutError("cannot list namespaces: %s. Nothing was restarted" % exc)
+        existing = set()
+        for name in self.namespaces:
+            self.api_calls += 1
+            try:
+                if self.api.get("Namespace", None, name) is not None:
+                    existing.add(name)
+            except ApiCallError as exc:
+                raise RolloutError("cannot read namespace %s: %s. Nothing was restarted. Grant get on namespaces "
+                                   "(a Role in %s suffices) or list cluster-wide" % (name, exc, name))
+        return existing
+
     def select(self):
         """Workloads in scope, each with the decision and its reason. One list call per namespace and kind."""
         self.validate()
-        existing = set(_meta(ns).get("name") for ns in self._list("Namespace", None))
+        existing = self._existing_namespaces()
         missing = [ns for ns in self.namespaces if ns not in existing]
         if missing:
             raise RolloutError("namespace(s) not found: %s" % ", ".join(missing))
@@ -255,14 +329,14 @@ class RolloutRestarter(object):
         for namespace in self.namespaces:
             workloads = []
             for kind in self.kinds:
-                for item in self._list(kind, namespace, self.label_selector):
+                for item in self._read(kind, namespace, self.label_selector):
                     item.setdefault("kind", kind)
                     if not self.names or _meta(item).get("name") in self.names:
                         workloads.append(item)
             if not workloads:
                 continue
-            pods = self._list("Pod", namespace) if self.only_if != "always" else []
-            replicasets = self._list("ReplicaSet", namespace) if self.only_if != "always" and any(
+            pods = self._read("Pod", namespace) if self.only_if != "always" else []
+            replicasets = self._read("ReplicaSet", namespace) if self.only_if != "always" and any(
                 w["kind"] == "Deployment" for w in workloads) else []
             for workload in workloads:
                 restart, reason = needs_restart(workload, owned_pods(workload, pods, replicasets), self.only_if,
@@ -285,8 +359,13 @@ class RolloutRestarter(object):
         started = self.clock()
         plan = self.select()
         todo = [p for p in plan if p["restart"]]
-        result = {"changed": bool(todo), "restarted": [], "untouched": [], "failed": [],
-                  "diff": {"before": {}, "after": {}}}
+        blocked = [(p["workload"], never_completes(p["workload"])) for p in todo]
+        blocked = ["%s: %s" % (_ref(w), why) for w, why in blocked if why]
+        if blocked:
+            raise RolloutError("cannot restart, the rollout would never complete: %s. Nothing was restarted; fix "
+                               "these workloads or leave them out with names or label_selector" % "; ".join(blocked))
+        result = self.result = {"changed": bool(todo), "restarted": [], "untouched": [], "failed": [], "undone": [],
+                                "diff": {"before": {}, "after": {}}}
         for p in plan:
             if not p["restart"]:
                 result["untouched"].append(self._entry(p["workload"], p["reason"]))
@@ -300,61 +379,126 @@ class RolloutRestarter(object):
         groups = self._pdb_groups([p["workload"] for p in todo])
         for start in range(0, len(todo), self.batch_size):
             self._run_batch(todo[start:start + self.batch_size], groups, result)
+        result["changed"] = bool(result["restarted"] or any(f.get("patched") for f in result["failed"]))
         result["api_calls"] = self.api_calls
         result["elapsed"] = round(self.clock() - started, 2)
+        return result
+
+    def partial_result(self, error):
+        """What a run interrupted by an unexpected error did: restarted, failed, undone, and still in flight."""
+        result = dict(self.result or {"changed": False, "restarted": [], "untouched": [], "failed": [], "undone": []})
+        result.pop("diff", None)
+        result["failed"] = list(result["failed"]) + [
+            self._finish(item, "failed", "interrupted while waiting: %s" % error) for item in self.in_flight.values()]
+        result["changed"] = bool(result["restarted"] or any(f.get("patched") for f in result["failed"]))
+        result["api_calls"] = self.api_calls
         return result
 
     def _pdb_groups(self, workloads):
         groups = {}
         for namespace in sorted(set(_meta(w).get("namespace") for w in workloads)):
             groups.update(pdb_groups([w for w in workloads if _meta(w).get("namespace") == namespace],
-                                     self._list("PodDisruptionBudget", namespace)))
+                                     self._read("PodDisruptionBudget", namespace)))
         return groups
 
-    def _can_start(self, workload, in_flight, groups):
-        if len(in_flight) >= self.concurrency:
-            return False
+    def _refresh_pdbs(self, groups, namespaces):
+        """Re-read disruptionsAllowed of the budgets in these namespaces (one list per namespace)."""
+        for namespace in namespaces:
+            try:
+                pdbs = self._list("PodDisruptionBudget", namespace)
+            except ApiCallError:
+                continue  # keep the last value; the wait still ends at the timeout
+            for pdb in pdbs:
+                key = "%s/%s" % (namespace, _meta(pdb).get("name"))
+                if key in groups:
+                    groups[key]["allowed"] = (pdb.get("status") or {}).get("disruptionsAllowed", 0)
+
+    def _pdb_blocking(self, workload, in_flight, groups):
+        """The budget that keeps this workload from starting now, or None."""
         ref = _ref(workload)
-        for allowed, covered in groups.values():
-            if ref in covered and sum(1 for r in in_flight if r in covered) >= allowed:
-                return False
-        return True
+        for key in sorted(groups):
+            group = groups[key]
+            if ref in group["covered"] and sum(1 for r in in_flight if r in group["covered"]) >= group["allowed"]:
+                return key
+        return None
 
     def _run_batch(self, batch, groups, result):
-        queue, in_flight = list(batch), {}
+        queue, in_flight = list(batch), self.in_flight
         interval = min(0.1, self.poll_interval)
         while queue or in_flight:
-            started = True
-            while queue and started:
-                started = False
-                for i, p in enumerate(queue):
-                    if self._can_start(p["workload"], in_flight, groups):
-                        self._start(queue.pop(i), in_flight)
-                        started = True
-                        break
+            self._start_what_can(queue, in_flight, groups, result)
             if not self.wait:
                 for ref, item in list(in_flight.items()):
                     result["restarted"].append(self._finish(item, "started", "not waited for"))
                     del in_flight[ref]
-                continue
+            waiting_on = self._expire_pdb_waits(queue, in_flight, groups, result)
+            if not queue and not in_flight:
+                break
             self.sleep(interval)
+            if waiting_on:
+                self._refresh_pdbs(groups, sorted(waiting_on))
             before = len(in_flight)
-            self._poll(in_flight, result)
+            if in_flight:
+                self._poll(in_flight, result)
             # poll fast while rollouts finish, back off to poll_interval while they do not
             interval = min(0.1, self.poll_interval) if len(in_flight) < before else min(interval * 2, self.poll_interval)
 
-    def _start(self, p, in_flight):
+    def _start_what_can(self, queue, in_flight, groups, result):
+        started = True
+        while queue and started:
+            started = False
+            for i, p in enumerate(queue):
+                if len(in_flight) >= self.concurrency:
+                    return
+                if self._pdb_blocking(p["workload"], in_flight, groups) is None:
+                    self._start(queue.pop(i), in_flight, result)
+                    started = True
+                    break
+
+    def _expire_pdb_waits(self, queue, in_flight, groups, result):
+        """Workloads held back by a budget that allows no disruption fail once they waited the timeout.
+
+        Returns the namespaces whose budgets to re-read."""
+        namespaces = set()
+        for p in list(queue):
+            key = self._pdb_blocking(p["workload"], in_flight, groups)
+            if key is None or any(r in groups[key]["covered"] for r in in_flight):
+                p.pop("pdb_wait_since", None)  # free, or waiting for its own rollouts, which time out themselves
+                continue
+            namespaces.add(key.split("/", 1)[0])
+            since = p.setdefault("pdb_wait_since", self.clock())
+            if self.clock() - since > self.timeout:
+                queue.remove(p)
+                entry = self._entry(p["workload"], p["reason"])
+                entry.update({"outcome": "failed", "patched": False, "undone": False, "new_revision": None,
+                              "duration": round(self.clock() - since, 2),
+                              "detail": "not restarted: PodDisruptionBudget %s allows %s disruptions (disruptionsAllowed)"
+                                        " for %ss" % (key, groups[key]["allowed"], self.timeout)})
+                result["failed"].append(entry)
+        return namespaces
+
+    def _start(self, p, in_flight, result):
         workload = p["workload"]
         meta = _meta(workload)
         self.api_calls += 1
-        patched = self.api.patch(workload["kind"], meta.get("namespace"), meta.get("name"), restart_patch(self.stamp))
+        try:
+            patched = self.api.patch(workload["kind"], meta.get("namespace"), meta.get("name"), restart_patch(self.stamp))
+        except ApiCallError as exc:
+            entry = self._entry(workload, p["reason"])
+            entry.update({"outcome": "failed", "patched": False, "undone": False, "new_revision": None, "duration": 0,
+                          "detail": "patch refused: %s" % exc})
+            result["failed"].append(entry)
+            return
         in_flight[_ref(workload)] = {"plan": p, "started": self.clock(), "previous": current_stamp(workload),
+                                     "uid": _meta(patched).get("uid", meta.get("uid")),
                                      "generation": _meta(patched).get("generation", meta.get("generation"))}
 
     def _finish(self, item, outcome, detail, latest=None):
         entry = self._entry(item["plan"]["workload"], item["plan"]["reason"])
         entry.update({"outcome": outcome, "detail": detail, "duration": round(self.clock() - item["started"], 2),
                       "new_revision": revision_of(latest) if latest else None})
+        if outcome == "failed":
+            entry.update({"patched": True, "undone": False})
         return entry
 
     CLUSTER_WIDE_AFTER = 4  # namespaces in flight for one kind before one cluster-wide list replaces per-namespace lists
@@ -368,13 +512,35 @@ class RolloutRestarter(object):
         for (namespace, kind), refs in by_scope.items():
             scopes.setdefault(kind, {})[namespace] = refs
         for kind, namespaces in scopes.items():
-            if len(namespaces) > self.CLUSTER_WIDE_AFTER:
-                objs = self._list(kind, None)
-                lists = [(list(namespaces.values()), objs)]
-            else:
-                lists = [([refs], self._list(kind, namespace)) for namespace, refs in namespaces.items()]
-            for ref_groups, objs in lists:
-                self._check(kind, [r for refs in ref_groups for r in refs], objs, in_flight, result)
+            if len(namespaces) > self.CLUSTER_WIDE_AFTER and kind not in self.namespaced_lists_only:
+                try:
+                    objs = self._list(kind, None)
+                except ApiCallError as exc:
+                    if exc.status not in FORBIDDEN:
+                        self._unreadable([r for refs in namespaces.values() for r in refs], exc, in_flight, result)
+                        continue
+                    self.namespaced_lists_only.add(kind)  # namespace-scoped RBAC: list per namespace from now on
+                else:
+                    self._check(kind, [r for refs in namespaces.values() for r in refs], objs, in_flight, result)
+                    continue
+            for namespace, refs in namespaces.items():
+                try:
+                    objs = self._list(kind, namespace)
+                except ApiCallError as exc:
+                    self._unreadable(refs, exc, in_flight, result)
+                    continue
+                self._check(kind, refs, objs, in_flight, result)
+
+    def _timed_out(self, item):
+        return self.clock() - item["started"] > self.timeout
+
+    def _unreadable(self, refs, exc, in_flight, result):
+        """A status list failed: forbidden fails at once, anything else is retried until the timeout."""
+        for ref in refs:
+            item = in_flight[ref]
+            if exc.status in FORBIDDEN or self._timed_out(item):
+                result["failed"].append(self._fail(item, "cannot read the rollout status: %s" % exc, None, result))
+                del in_flight[ref]
 
     def _check(self, kind, refs, objs, in_flight, result):
         live = dict((_ref(dict(obj, kind=kind)), dict(obj, kind=kind)) for obj in objs)
@@ -385,32 +551,45 @@ class RolloutRestarter(object):
                 result["failed"].append(self._finish(item, "failed", "not found: deleted during the restart"))
                 del in_flight[ref]
                 continue
-            if _meta(obj).get("generation", 0) < item["generation"]:
+            if item["uid"] and _meta(obj).get("uid") != item["uid"]:
+                result["failed"].append(self._finish(
+                    item, "failed", "deleted and recreated during the restart (uid %s is now %s): the new object was "
+                                    "not restarted by this run" % (item["uid"], _meta(obj).get("uid")), obj))
+                del in_flight[ref]
                 continue
-            state, detail = rollout_state(obj)
-            if state == "progressing" and self.clock() - item["started"] > self.timeout:
+            if _meta(obj).get("generation", 0) < item["generation"]:
+                state, detail = "progressing", "waiting for the change to show (generation %s of %s)" % (
+                    _meta(obj).get("generation", 0), item["generation"])
+            else:
+                state, detail = rollout_state(obj)
+            if state == "progressing" and self._timed_out(item):
                 state, detail = "failed", "timeout after %ss: %s" % (self.timeout, detail)
             if state == "done":
                 result["restarted"].append(self._finish(item, "restarted", detail, obj))
                 del in_flight[ref]
             elif state == "failed":
-                result["failed"].append(self._fail(item, detail, obj))
+                result["failed"].append(self._fail(item, detail, obj, result))
                 del in_flight[ref]
 
-    def _fail(self, item, detail, obj):
+    def _fail(self, item, detail, obj, result):
         entry = self._finish(item, "failed", detail, obj)
         if self.undo_on_failure:
             w = item["plan"]["workload"]
             self.api_calls += 1
-            # the previous stamp (None removes it) puts the pod template back: the controller returns to the old revision
-            self.api.patch(w["kind"], _meta(w).get("namespace"), _meta(w).get("name"), restart_patch(item["previous"]))
+            try:
+                # the previous stamp (None removes it) puts the pod template back: the controller returns to the old revision
+                self.api.patch(w["kind"], _meta(w).get("namespace"), _meta(w).get("name"), restart_patch(item["previous"]))
+            except ApiCallError as exc:
+                entry["detail"] += "; undo failed: %s" % exc
+                return entry
             entry["undone"] = True
             entry["detail"] += "; undone: pod template restored to the previous revision"
+            result["undone"].append(_ref(w))
         return entry
 
 
 class KubeApi(object):
-    """The few calls the restarter needs, over the kubernetes dynamic client."""
+    """The few calls the restarter needs, over the kubernetes dynamic client; failures raise ApiCallError."""
 
     GROUPS = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1", "ReplicaSet": "apps/v1",
               "Pod": "v1", "Namespace": "v1", "PodDisruptionBudget": "policy/v1"}
@@ -424,14 +603,44 @@ class KubeApi(object):
             self._resources[kind] = self.client.resources.get(api_version=self.GROUPS[kind], kind=kind)
         return self._resources[kind]
 
+    @staticmethod
+    def _error(exc):
+        """ApiCallError from a client exception, with the server's message when it sent one."""
+        import json
+
+        status = getattr(exc, "status", None)
+        message = getattr(exc, "reason", None) or str(exc)
+        body = getattr(exc, "body", None)
+        if body:
+            try:
+                message = json.loads(body).get("message") or message
+            except (ValueError, TypeError, AttributeError):
+                pass
+        return ApiCallError(status if isinstance(status, int) else None, message)
+
     def list(self, kind, namespace, label_selector=None):
         kwargs = {}
         if namespace:
             kwargs["namespace"] = namespace
         if label_selector:
             kwargs["label_selector"] = label_selector
-        return self._resource(kind).get(**kwargs).to_dict().get("items") or []
+        try:
+            return self._resource(kind).get(**kwargs).to_dict().get("items") or []
+        except Exception as exc:  # pylint: disable=broad-except
+            raise self._error(exc)
+
+    def get(self, kind, namespace, name):
+        try:
+            return self._resource(kind).get(name=name, namespace=namespace).to_dict()
+        except Exception as exc:  # pylint: disable=broad-except
+            error = self._error(exc)
+            if error.status == 404:
+                return None
+            raise error
 
     def patch(self, kind, namespace, name, body):
-        return self._resource(kind).patch(body=body, name=name, namespace=namespace,
-                                          content_type="application/strategic-merge-patch+json").to_dict()
+        try:
+            return self._resource(kind).patch(body=body, name=name, namespace=namespace,
+                                              content_type="application/strategic-merge-patch+json").to_dict()
+        except Exception as exc:  # pylint: disable=broad-except
+            raise self._error(exc)

@@ -18,8 +18,14 @@ description:
   - Sends the same patch as C(kubectl rollout restart) (the C(kubectl.kubernetes.io/restartedAt) pod-template
     annotation) to the selected workloads, with bounded concurrency, and waits for each rollout to complete.
   - Reads the cluster with one list call per namespace and kind, never one call per pod.
-  - Never starts more restarts at once among the workloads a PodDisruptionBudget covers than it allows
-    (at least one).
+  - Never starts more restarts at once among the workloads a PodDisruptionBudget covers than its
+    C(disruptionsAllowed); while that is 0 they wait, and fail at O(timeout) naming the budget. A budget with an
+    empty selector covers every workload in its namespace.
+  - Refuses, before any patch, workloads whose rollout could never complete (a paused Deployment, a StatefulSet
+    or DaemonSet with the C(OnDelete) update strategy, a StatefulSet with a partition above 0), as kubectl does.
+  - A refused patch (RBAC, admission) or an unreadable status fails only that workload; the module then fails
+    with what was restarted, what failed and why, and what was undone. Without permission to list a kind
+    cluster-wide it lists per namespace.
   - With O(only_if) it restarts only workloads whose pods lack the Istio sidecar, still have it, or run
     another revision, so a second run restarts nothing.
   - In check mode it returns the workloads it would restart and sends no patch; with diff it shows the
@@ -50,7 +56,9 @@ options:
       - C(missing_sidecar) restarts those with a pod that lacks C(istio-proxy); workloads opted out with
         C(sidecar.istio.io/inject=false) or on the host network are skipped.
       - C(has_sidecar) restarts those with a pod that still has C(istio-proxy).
-      - C(wrong_revision) restarts those with a pod injected by another revision than O(revision), or not injected.
+      - C(wrong_revision) restarts those with a pod injected by another revision than O(revision), or not injected;
+        opted-out and host-network workloads are skipped.
+      - Succeeded, Failed (evicted) and terminating pods do not count.
     type: str
     default: always
     choices: [always, missing_sidecar, has_sidecar, wrong_revision]
@@ -66,11 +74,13 @@ options:
     type: int
     default: 50
   timeout:
-    description: Seconds one rollout may take before it counts as failed.
+    description:
+      - Seconds one rollout may take before it counts as failed.
+      - Also the longest a workload waits for a PodDisruptionBudget that allows no disruption.
     type: int
     default: 300
   poll_interval:
-    description: Seconds between status reads of the workloads in flight.
+    description: Seconds between status reads of the workloads in flight; more than 0.
     type: float
     default: 1.0
   wait:
@@ -132,8 +142,11 @@ restarted:
       duration: 2.41
       outcome: restarted
       detail: 2 replicas updated and available
-failed:
-  description: Workloads whose rollout failed, with why (timeout, ProgressDeadlineExceeded, not found) and whether it was undone.
+failed_workloads:
+  description:
+    - Workloads whose restart failed, with why (timeout, ProgressDeadlineExceeded, deleted or recreated during the
+      restart, patch refused by RBAC or admission, status unreadable, PodDisruptionBudget allowing no disruption).
+    - C(patched) says whether the restart patch went out, C(undone) whether it was taken back.
   returned: always
   type: list
   elements: dict
@@ -143,7 +156,21 @@ failed:
       name: ratings
       outcome: failed
       detail: "timeout after 120s: 0 of 1 updated replicas available; undone: pod template restored to the previous revision"
+      patched: true
       undone: true
+    - kind: Deployment
+      namespace: shop
+      name: locked
+      outcome: failed
+      detail: "patch refused: 403 deployments.apps \"locked\" is forbidden: ValidatingAdmissionPolicy ..."
+      patched: false
+      undone: false
+undone:
+  description: Workloads whose failed rollout was undone (O(undo_on_failure)), as C(Kind namespace/name).
+  returned: always
+  type: list
+  elements: str
+  sample: [Deployment shop/ratings]
 untouched:
   description: Selected workloads that needed no restart, with the reason.
   returned: always
@@ -216,14 +243,31 @@ def main():
         restarter.api = connect(module)
         result = restarter.run()
     except RolloutError as exc:
+        # raised only before the first patch: nothing changed
         module.fail_json(msg=str(exc))
+    except Exception as exc:  # pylint: disable=broad-except
+        partial = restarter.partial_result(exc)
+        module.fail_json(msg="rollout restart interrupted: %s; %s" % (exc, summary(partial)), **returned(partial))
     diff = result.pop("diff")
     if module._diff:
         result["diff"] = diff
     if result["failed"]:
-        names = ", ".join("%s %s/%s (%s)" % (f["kind"], f["namespace"], f["name"], f["detail"]) for f in result["failed"])
-        module.fail_json(msg="rollout failed for %s" % names, **result)
-    module.exit_json(**result)
+        module.fail_json(msg=summary(result), **returned(result))
+    module.exit_json(**returned(result))
+
+
+def returned(result):
+    """The result as the module returns it: Ansible's own failed flag would hide a list named failed."""
+    result = dict(result)
+    result["failed_workloads"] = result.pop("failed")
+    return result
+
+
+def summary(result):
+    """What failed and why, what was restarted and what was undone, for the failure message."""
+    failed = ", ".join("%s %s/%s (%s)" % (f["kind"], f["namespace"], f["name"], f["detail"]) for f in result["failed"])
+    return "rollout failed for %s; restarted %d workload(s); undone: %s" % (
+        failed or "none", len(result["restarted"]), ", ".join(result.get("undone") or []) or "none")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,8 @@ class Run:
                 and name_part in e["event_data"].get("task", "")]
 
 
-def run_playbook(playbook, extra_vars=None, check=False, diff=False, tags=None, inventory=None):
+def run_playbook(playbook, extra_vars=None, check=False, diff=False, tags=None, inventory=None, timeout=None):
+    """timeout: seconds before ansible-runner stops the run (a hang fails the test instead of blocking it)."""
     cmdline = []
     if check:
         cmdline.append("--check")
@@ -52,5 +53,6 @@ def run_playbook(playbook, extra_vars=None, check=False, diff=False, tags=None, 
             envvars={"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1",
                      "PATH": os.environ["PATH"]},
             quiet=True,
+            timeout=timeout,
         )
         return Run(runner)

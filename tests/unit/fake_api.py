@@ -13,14 +13,16 @@ def deployment(ns, name, replicas=1, labels=None, template_labels=None, annotati
                        "availableReplicas": replicas}}
 
 
-def pod_for(workload, index=0, sidecar=False, native=False, revision="default"):
+def pod_for(workload, index=0, sidecar=False, native=False, revision="default", phase="Running", terminating=False):
     rs_uid = "rs-" + workload["metadata"]["uid"]
     containers = [{"name": "app"}] + ([{"name": "istio-proxy"}] if sidecar and not native else [])
     init = [{"name": "istio-proxy", "restartPolicy": "Always"}] if sidecar and native else []
     labels = {"istio.io/rev": revision} if sidecar else {}
-    return {"metadata": {"name": "%s-%d" % (workload["metadata"]["name"], index), "namespace": workload["metadata"]["namespace"],
-                         "labels": labels, "ownerReferences": [{"uid": rs_uid}]},
-            "spec": {"containers": containers, "initContainers": init}, "status": {"phase": "Running"}}
+    meta = {"name": "%s-%d" % (workload["metadata"]["name"], index), "namespace": workload["metadata"]["namespace"],
+            "labels": labels, "ownerReferences": [{"uid": rs_uid}]}
+    if terminating:
+        meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    return {"metadata": meta, "spec": {"containers": containers, "initContainers": init}, "status": {"phase": phase}}
 
 
 def replicaset_for(workload):
@@ -39,16 +41,32 @@ class FakeApi(object):
         self.calls = []
         self.patches = []
         self.max_in_flight = 0
+        self.deny_patch = {}  # name -> ApiCallError the patch raises
+        self.deny_list = {}  # (kind, namespace or None) -> ApiCallError the list raises
+        self.hooks = []  # called with (kind, namespace) before each list: changes the cluster mid-run
+
+    def get(self, kind, namespace, name):
+        self.calls.append(("get", kind, namespace, name))
+        if kind == "Namespace":
+            return {"metadata": {"name": name}} if name in self.namespaces else None
+        return next((o for o in self.objects.get((kind, namespace), []) if o["metadata"]["name"] == name), None)
 
     def add(self, kind, obj):
         self.objects.setdefault((kind, obj["metadata"]["namespace"]), []).append(obj)
 
     def list(self, kind, namespace, label_selector=None):
         self.calls.append(("list", kind, namespace))
+        for hook in self.hooks:
+            hook(kind, namespace)
+        if (kind, namespace) in self.deny_list:
+            raise self.deny_list[(kind, namespace)]
         if kind == "Namespace":
             return [{"metadata": {"name": n}} for n in self.namespaces]
         if namespace is None:
-            return [o for (k, ns) in list(self.objects) if k == kind for o in self.list(kind, ns, label_selector)]
+            return [o for (k, ns) in list(self.objects) if k == kind for o in self._namespaced(kind, ns, label_selector)]
+        return self._namespaced(kind, namespace, label_selector)
+
+    def _namespaced(self, kind, namespace, label_selector):
         items = self.objects.get((kind, namespace), [])
         if kind == "Deployment":
             for obj in items:
@@ -73,6 +91,8 @@ class FakeApi(object):
 
     def patch(self, kind, namespace, name, body):
         self.calls.append(("patch", kind, namespace, name))
+        if name in self.deny_patch:
+            raise self.deny_patch[name]
         self.patches.append((kind, namespace, name, body))
         obj = next(o for o in self.objects[(kind, namespace)] if o["metadata"]["name"] == name)
         annotations = body["spec"]["template"]["metadata"]["annotations"]
