@@ -71,6 +71,8 @@ def differences(desired, live, path="", quantities=False):
         return found
     if desired is None or desired == live or (_empty(desired) and _empty(live)):
         return []  # a null in a rendered manifest states no opinion
+    if desired == 0 and path.endswith(".targetPort"):
+        return []  # a zero int-or-string is unset: the server defaults it to the port
     if quantities and parse_quantity(desired) is not None and parse_quantity(desired) == parse_quantity(live):
         return []
     if not isinstance(desired, bool) and not isinstance(live, bool) and str(desired) == str(live) \

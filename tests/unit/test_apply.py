@@ -21,6 +21,9 @@ def test_only_what_desired_states_counts():
                     "resources": {"limits": {"cpu": "2000m", "memory": "1024Mi"}},
                     "ports": [{"containerPort": "8080"}]}]}}}}
     assert differences(desired, live) == []
+    # istioctl prints an unset targetPort as 0; the server defaults it to the port
+    assert differences({"spec": {"ports": [{"port": 15010, "targetPort": 0}]}},
+                       {"spec": {"ports": [{"port": 15010, "targetPort": 15010}]}}) == []
 
 
 def test_real_differences_are_named_by_path():
