@@ -317,7 +317,7 @@ def namespace_injection(labels, tags=None):
 def namespace_summary(namespace, tags=None):
     labels = _labels(namespace)
     picked = dict((k, labels[k]) for k in (INJECTION_LABEL, REV_LABEL) if k in labels)
-    return dict({"name": _meta(namespace).get("name"), "labels": picked,
+    return dict({"name": _meta(namespace).get("name"), "labels": labels, "injection_labels": picked,
                  "phase": (namespace.get("status") or {}).get("phase")}, **namespace_injection(labels, tags))
 
 

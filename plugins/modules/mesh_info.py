@@ -211,13 +211,14 @@ absent_kinds:
   elements: str
 namespaces:
   description:
-    - Every namespace with its injection labels and what they ask for.
+    - Every namespace with its labels, its injection labels (C(injection_labels)) and what they ask for.
     - C(state) is C(enabled) (C(istio-injection=enabled)), C(revision) (C(istio.io/rev)), C(disabled), C(none)
       or C(invalid); C(control_plane_revision) resolves the label through the revision tags.
   returned: when namespaces is gathered
   type: list
   elements: dict
-  sample: [{name: shop, phase: Active, labels: {istio.io/rev: prod}, state: revision, revision: prod,
+  sample: [{name: shop, phase: Active, labels: {team: a, istio.io/rev: prod}, injection_labels: {istio.io/rev: prod},
+            state: revision, revision: prod,
             control_plane_revision: canary, warnings: []}]
 workloads:
   description: Deployments, StatefulSets and DaemonSets in O(namespaces), with pod-template labels, the

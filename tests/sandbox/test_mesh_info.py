@@ -40,7 +40,8 @@ def installed(sandbox):
 
 
 @pytest.mark.parametrize("check", [False, True], ids=["run", "check_mode"])
-def test_reports_the_installed_control_plane_and_writes_nothing(installed, audit, check):
+def test_reports_the_installed_control_plane_and_writes_nothing(installed, api_client, namespace, audit, check):
+    client.CoreV1Api(api_client).patch_namespace(namespace, {"metadata": {"labels": {"istio.io/rev": "default"}}})
     since = now()
     run, mesh = mesh_info({"required_access": INSTALLER_ACCESS, "access_namespaces": ["istio-system"]}, check=check)
     assert run.rc == 0, run.stdout[-3000:]
@@ -59,7 +60,9 @@ def test_reports_the_installed_control_plane_and_writes_nothing(installed, audit
     assert all(h["url"] or h["service"] for h in hooks)
     kinds = set(w["kind"] for w in mesh["webhooks"])
     assert kinds == {"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"}
-    assert any(n["name"] == "istio-system" for n in mesh["namespaces"])
+    labelled = next(n for n in mesh["namespaces"] if n["name"] == namespace)
+    assert labelled["injection_labels"] == {"istio.io/rev": "default"} and labelled["state"] == "revision"
+    assert labelled["control_plane_revision"] == "default" and labelled["labels"]["istio-runbooks.io/test"] == "true"
     assert [a["namespace"] for a in mesh["access"]] == ["istio-system", None]
     assert audit.writes(since) == [], "only permission reviews, which the API server does not store"
     reviews = [e for e in audit.events(since) if e.get("objectRef", {}).get("resource") == "selfsubjectrulesreviews"

@@ -214,7 +214,7 @@ def _mesh(namespaces=3, pods_per_namespace=2):
     }
     for i in range(namespaces):
         ns = "app-%02d" % i
-        objects["Namespace"].append({"metadata": {"name": ns, "labels": {"istio-injection": "enabled"}},
+        objects["Namespace"].append({"metadata": {"name": ns, "labels": {"istio-injection": "enabled", "team": "web"}},
                                      "status": {"phase": "Active"}})
         objects["Deployment"].append(dict(_deployment("web", template_labels={"app": "web"}), kind="Deployment",
                                           metadata={"name": "web", "namespace": ns, "labels": {}}))
@@ -243,7 +243,9 @@ def test_one_call_reads_the_whole_mesh_with_one_list_per_kind():
                                                        "istio-validator-istio-system"]
     assert result["peer_authentications"][0]["spec"]["mtls"]["mode"] == "STRICT"
     assert "managedFields" not in result["peer_authentications"][0]["metadata"]
-    assert result["namespaces"][0]["control_plane_revision"] == "default"
+    app = next(n for n in result["namespaces"] if n["name"] == "app-00")
+    assert app["injection_labels"] == {"istio-injection": "enabled"} and app["control_plane_revision"] == "default"
+    assert app["labels"] == {"istio-injection": "enabled", "team": "web"}, "every label, for namespace selectors"
     assert "pods" not in result and "workloads" not in result, "pods and workloads only when asked for"
     lists = [c for c in api.calls if c[0] == "list"]
     assert len(lists) == len(set(c[2] for c in lists)) == 7, "each kind listed exactly once: %s" % lists
