@@ -449,7 +449,7 @@ class MeshReader(object):
         try:
             return self.api.rules_review(namespace)
         except ApiCallError as exc:
-            self._error("access", "create", "SelfSubjectRulesReview", None, exc)
+            self._error("access", "create", "SelfSubjectRulesReview", namespace, exc)
             return None
 
 

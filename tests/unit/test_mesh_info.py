@@ -317,3 +317,16 @@ def test_bad_input_names_the_fix():
         gather_mesh(FakeMeshApi(), gather=["pod"])
     with pytest.raises(MeshInfoError, match=r"required_access\[0\] needs verb and resource"):
         gather_mesh(FakeMeshApi(), required_access=[{"verb": "get"}])
+
+
+def test_a_refused_review_is_an_error_entry_and_its_entries_are_missing():
+    class Refusing(FakeMeshApi):
+        def rules_review(self, namespace):
+            raise ApiCallError(403, "selfsubjectrulesreviews is forbidden")
+
+    result = gather_mesh(Refusing(_mesh()), gather=[], required_access=[
+        {"verb": "list", "resource": "pods", "namespace": "shop"}])
+    assert [e["missing_permission"] for e in result["errors"]] == [
+        "create selfsubjectrulesreviews.authorization.k8s.io in namespace shop"]
+    assert result["missing_access"][0]["reason"] == "the permissions could not be reviewed"
+    assert result["access"][0]["incomplete"] is None
