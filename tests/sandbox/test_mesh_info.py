@@ -94,14 +94,18 @@ def test_api_calls_do_not_grow_with_pods_or_namespaces(installed, api_client, au
         assert run.rc == 0 and mesh["errors"] == [], run.stdout[-3000:]
         return mesh, len(lists_by(audit, since))
 
+    def in_fleets(entries, names):
+        return [e for e in entries if e.get("namespace", e.get("name")) in names]
+
     few, few_lists = read({})
-    assert len([p for p in few["pods"] if p["namespace"] in small]) == 10
-    grow()
+    assert len(in_fleets(few["pods"], small)) == 10 and len(in_fleets(few["namespaces"], small)) == 5
+    fleet = grow()
     many, many_lists = read({})
-    assert len(many["pods"]) >= len(few["pods"]) + 50 and len(many["namespaces"]) >= len(few["namespaces"]) + 25
+    assert len(in_fleets(many["pods"], fleet)) == 60 and len(in_fleets(many["namespaces"], fleet)) == 30
+    assert len(in_fleets(many["workloads"], fleet)) == 60
     assert many["api_calls"] == few["api_calls"] and many_lists == few_lists, (few_lists, many_lists)
-    named, named_lists = read({"namespaces": [n["name"] for n in many["namespaces"] if n["name"].startswith("mi-")]})
-    assert len(named["pods"]) == 60
+    named, named_lists = read({"namespaces": fleet})
+    assert len(named["pods"]) == 60 and set(p["namespace"] for p in named["pods"]) == set(fleet)
     assert named["api_calls"] == many["api_calls"] and named_lists == many_lists, \
         "30 named namespaces: one cluster-wide list per kind, not one per namespace"
 
