@@ -334,6 +334,8 @@ def workload_summary(workload):
             "name": _meta(workload).get("name"), "uid": _meta(workload).get("uid"),
             "template_labels": (template.get("metadata") or {}).get("labels") or {},
             "inject": template_opt_out(workload), "host_network": host_network(workload),
+            "ports": sorted(set(int(p["containerPort"]) for c in (template.get("spec") or {}).get("containers") or []
+                                for p in c.get("ports") or [] if p.get("containerPort"))),
             "replicas": replicas, "ready_replicas": ready, "updated_replicas": updated,
             "available_replicas": available}
 

@@ -222,12 +222,12 @@ namespaces:
             control_plane_revision: canary, warnings: []}]
 workloads:
   description: Deployments, StatefulSets and DaemonSets in O(namespaces), with pod-template labels, the
-    template's injection choice (C(inject)), host network and replica counts.
+    template's injection choice (C(inject)), host network, container ports and replica counts.
   returned: when workloads is gathered
   type: list
   elements: dict
   sample: [{kind: Deployment, namespace: shop, name: reviews, uid: "0f1c...", template_labels: {app: reviews},
-            inject: null, host_network: false, replicas: 2, ready_replicas: 2, updated_replicas: 2,
+            inject: null, host_network: false, ports: [9080], replicas: 2, ready_replicas: 2, updated_replicas: 2,
             available_replicas: 2}]
 pods:
   description: Pods in O(namespaces), with labels, owner, phase, readiness, sidecar and the revision that injected it.

@@ -216,8 +216,10 @@ def _mesh(namespaces=3, pods_per_namespace=2):
         ns = "app-%02d" % i
         objects["Namespace"].append({"metadata": {"name": ns, "labels": {"istio-injection": "enabled", "team": "web"}},
                                      "status": {"phase": "Active"}})
-        objects["Deployment"].append(dict(_deployment("web", template_labels={"app": "web"}), kind="Deployment",
-                                          metadata={"name": "web", "namespace": ns, "labels": {}}))
+        web = dict(_deployment("web", template_labels={"app": "web"}), kind="Deployment",
+                   metadata={"name": "web", "namespace": ns, "labels": {}})
+        web["spec"]["template"]["spec"]["containers"][0]["ports"] = [{"containerPort": 8080}, {"containerPort": 9090}]
+        objects["Deployment"].append(web)
         for j in range(pods_per_namespace):
             objects["Pod"].append({"metadata": {"name": "web-%d" % j, "namespace": ns, "labels": {"app": "web"},
                                                 "ownerReferences": [{"kind": "ReplicaSet", "name": "web-1"}]},
@@ -259,6 +261,10 @@ def test_calls_do_not_grow_with_pods_or_namespaces():
         assert len(result["pods"]) == namespaces * 5
         return result["api_calls"]
 
+    workloads = gather_mesh(FakeMeshApi(_mesh(1)), gather=["workloads"])["workloads"]
+    web = next(w for w in workloads if w["namespace"] == "app-00")
+    assert (web["kind"], web["ports"], web["template_labels"], web["available_replicas"]) == (
+        "Deployment", [8080, 9090], {"app": "web"}, 0)
     cluster_wide = lambda n: []  # noqa: E731
     assert calls(5, cluster_wide) == calls(30, cluster_wide) == 1 + 1 + 3 + 1
     named = lambda n: ["app-%02d" % i for i in range(n)]  # noqa: E731
