@@ -20,10 +20,13 @@ TE = ("extensions.istio.io", "v1alpha1", "trafficextensions")  # not in the old 
 
 
 def values(data):
-    """Every form a Secret value could be printed in: base64 as stored, and decoded."""
+    """Every form a Secret value could be printed in: base64 as stored, and each line of it decoded."""
     found = []
-    for encoded in data.values():
-        found += [encoded, base64.b64decode(encoded).decode()]
+    for encoded in (data or {}).values():
+        if encoded:
+            found.append(encoded)
+            found += [line for line in base64.b64decode(encoded).decode().splitlines() if len(line) >= 16
+                      and not line.startswith("-----")]
     return found
 
 
