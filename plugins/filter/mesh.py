@@ -23,9 +23,11 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest impor
     split_manifest,
     strip_generated_fields,
 )
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils import backup
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.injection import batch_without_opt_out, pod_line
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import pods_on_revision
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils import mtls
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.teardown import required_access
 
 
 class FilterModule(object):
@@ -58,4 +60,14 @@ class FilterModule(object):
             "revision_objects": revision_objects,
             "revision_tags": revision_tags,
             "strip_generated_fields": strip_generated_fields,
+            "istio_kinds": backup.istio_kinds,
+            "kinds_of": backup.kinds_of,
+            "secrets_for_backup": backup.secrets_for_backup,
+            "secret_names": backup.secret_names,
+            "secret_writes": backup.secret_writes,
+            "secret_differences": backup.secret_differences,
+            "namespace_label_patches": backup.namespace_label_patches,
+            "namespace_label_differences": backup.namespace_label_differences,
+            "missing_namespaces": backup.missing_namespaces,
+            "teardown_required_access": required_access,
         }
