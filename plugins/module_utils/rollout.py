@@ -9,12 +9,16 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import re
 import time
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 INJECT_KEY = "sidecar.istio.io/inject"
 SIDECAR = "istio-proxy"
 KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+ISTIO_INJECTOR = "sidecar-injector.istio.io"
+WEBHOOK_FAILED = re.compile(r'failed calling webhook "([^"]+)"')
+WEBHOOK_DENIED = re.compile(r'admission webhook "([^"]+)" denied the request')
 ONLY_IF = ("always", "missing_sidecar", "has_sidecar", "wrong_revision")
 
 
@@ -200,6 +204,31 @@ def rollout_state(workload):
     if status.get("numberAvailable", 0) < want:
         return "progressing", "%d of %d updated pods available" % (status.get("numberAvailable", 0), want)
     return "done", "%d pods updated and available" % want
+
+
+def webhook_failure(workload):
+    """Why a Deployment's new pods cannot be created because an admission webhook fails, or None.
+
+    The Deployment controller copies its ReplicaSets' ReplicaFailure condition (reason FailedCreate) into the
+    Deployment's status, so the Deployment list the wait already makes carries it. StatefulSet and DaemonSet
+    controllers report failed pod creations only as Events, not in status: those wait for their timeout.
+    """
+    if workload.get("kind") != "Deployment":
+        return None
+    for cond in (workload.get("status") or {}).get("conditions") or []:
+        if cond.get("type") != "ReplicaFailure" or str(cond.get("status")) != "True":
+            continue
+        message = cond.get("message") or ""
+        failed, denied = WEBHOOK_FAILED.search(message), WEBHOOK_DENIED.search(message)
+        if failed and ISTIO_INJECTOR in failed.group(1):
+            return ("istiod is not answering its injection webhook (%s): check istiod (kubectl -n istio-system get "
+                    "pods -l app=istiod, logs) before retrying. %s: %s" % (failed.group(1), cond.get("reason"), message))
+        if failed:
+            return ("admission webhook %s is failing, so no new pod can be created: check the service behind it "
+                    "before retrying. %s: %s" % (failed.group(1), cond.get("reason"), message))
+        if denied:
+            return "admission webhook %s denies the new pods. %s: %s" % (denied.group(1), cond.get("reason"), message)
+    return None
 
 
 def _selector_matches(selector, labels):
@@ -562,6 +591,10 @@ class RolloutRestarter(object):
                     _meta(obj).get("generation", 0), item["generation"])
             else:
                 state, detail = rollout_state(obj)
+            if state == "progressing" and (obj.get("status") or {}).get("observedGeneration", 0) >= item["generation"]:
+                webhook = webhook_failure(obj)  # read only once the controller acted on this restart: never stale
+                if webhook:
+                    state, detail = "failed", webhook
             if state == "progressing" and self._timed_out(item):
                 state, detail = "failed", "timeout after %ss: %s" % (self.timeout, detail)
             if state == "done":

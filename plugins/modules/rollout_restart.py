@@ -26,6 +26,11 @@ description:
   - A refused patch (RBAC, admission) or an unreadable status fails only that workload; the module then fails
     with what was restarted, what failed and why, and what was undone. Without permission to list a kind
     cluster-wide it lists per namespace.
+  - A Deployment whose new pods cannot be created because an admission webhook fails or denies them (its
+    C(ReplicaFailure) condition, reason C(FailedCreate), which the Deployment list already carries) fails at once,
+    naming the webhook, instead of waiting for O(timeout); when that webhook is Istio's injector the message says
+    istiod is not answering and how to check it. StatefulSets and DaemonSets report failed pod creations only as
+    events, so they wait for O(timeout).
   - With O(only_if) it restarts only workloads whose pods lack the Istio sidecar, still have it, or run
     another revision, so a second run restarts nothing.
   - In check mode it returns the workloads it would restart and sends no patch; with diff it shows the

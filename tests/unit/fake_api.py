@@ -38,6 +38,7 @@ class FakeApi(object):
         self.pending = {}  # (ns, name) -> polls left
         self.stuck = set()
         self.deadline = set()
+        self.replica_failure = {}  # (ns, name) -> message of a ReplicaFailure condition once the change is observed
         self.calls = []
         self.patches = []
         self.max_in_flight = 0
@@ -80,6 +81,10 @@ class FakeApi(object):
                         rev = int(obj["metadata"]["annotations"]["deployment.kubernetes.io/revision"]) + 1
                         obj["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = str(rev)
                         del self.pending[key]
+                    elif key in self.replica_failure:
+                        obj["status"]["observedGeneration"] = obj["metadata"]["generation"]
+                        obj["status"]["conditions"] = [{"type": "ReplicaFailure", "status": "True",
+                                                        "reason": "FailedCreate", "message": self.replica_failure[key]}]
                     elif key in self.deadline:
                         obj["status"]["observedGeneration"] = obj["metadata"]["generation"]
                         obj["status"]["conditions"] = [{"type": "Progressing", "reason": "ProgressDeadlineExceeded",

@@ -457,3 +457,52 @@ def test_wait_false_returns_once_the_patches_are_out():
     assert len(api.patches) == 3 and clock.t == 0
     first_patch = next(i for i, c in enumerate(api.calls) if c[0] == "patch")
     assert not [c for c in api.calls[first_patch:] if c[0] == "list"], "no status read"
+
+
+INJECTOR_DOWN = ('Internal error occurred: failed calling webhook "namespace.sidecar-injector.istio.io": failed to '
+                 'call webhook: Post "https://istiod.istio-system.svc:443/inject?timeout=10s": dial tcp '
+                 '127.0.0.1:15017: connect: connection refused')
+
+
+def test_istiod_not_answering_the_injection_webhook_fails_at_once_naming_istiod_and_undoes():
+    api = cluster(per_ns=3)
+    for name in ("d0", "d1"):
+        api.stuck.add(("a", name))
+        api.replica_failure[("a", name)] = INJECTOR_DOWN
+    clock = Clock()
+    result = restarter(api, clock=clock, timeout=300, undo_on_failure=True).run()
+    assert [r["name"] for r in result["restarted"]] == ["d2"]
+    assert sorted(f["name"] for f in result["failed"]) == ["d0", "d1"]
+    for failed in result["failed"]:
+        assert failed["detail"].startswith(
+            "istiod is not answering its injection webhook (namespace.sidecar-injector.istio.io): check istiod "
+            "(kubectl -n istio-system get pods -l app=istiod, logs) before retrying."), failed["detail"]
+        assert "connection refused" in failed["detail"] and failed["undone"]
+    assert result["undone"] == ["Deployment a/d0", "Deployment a/d1"]
+    assert clock.t < 30, "waited %.0fs of fake time instead of failing at once" % clock.t
+    polls = [c for c in api.calls if c[0] == "list" and c[1] in ("ReplicaSet", "Pod", "Event")]
+    assert polls == [], "the failure must come from the Deployment list the wait makes anyway"
+
+
+@pytest.mark.parametrize("message, expected", [
+    ('Internal error occurred: failed calling webhook "policy.example.com": context deadline exceeded',
+     "admission webhook policy.example.com is failing, so no new pod can be created"),
+    ('admission webhook "pods.gatekeeper.sh" denied the request: image not allowed',
+     "admission webhook pods.gatekeeper.sh denies the new pods"),
+])
+def test_another_failing_or_denying_admission_webhook_fails_at_once_naming_it(message, expected):
+    api = cluster(per_ns=1)
+    api.stuck.add(("a", "d0"))
+    api.replica_failure[("a", "d0")] = message
+    clock = Clock()
+    result = restarter(api, clock=clock, timeout=300).run()
+    assert result["failed"][0]["detail"].startswith(expected) and "istiod" not in result["failed"][0]["detail"]
+    assert clock.t < 30
+
+
+def test_a_replica_failure_that_is_not_a_webhook_waits_for_the_timeout():
+    api = cluster(per_ns=1)
+    api.stuck.add(("a", "d0"))
+    api.replica_failure[("a", "d0")] = 'pods "d0-x" is forbidden: exceeded quota: one-pod, requested: pods=1'
+    result = restarter(api, timeout=5).run()
+    assert result["failed"][0]["detail"].startswith("timeout after 5s")
