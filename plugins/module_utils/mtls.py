@@ -437,5 +437,5 @@ def gate_verdict(evidence, force, fallback_mode, desired, live, action="apply", 
     if fallback_mode and action == "apply":
         return {"verdict": "fallback", "message": "%s. No policy exists at this level: applying mtls_policy_fallback_mode %s."
                 % (refused, fallback_mode)}
-    return {"verdict": "refuse", "message": "%s. Fix them (inject the sidecars, declare TCP ports), or set mtls_policy_force: "
-                                          "true to apply anyway. Nothing was changed." % refused}
+    fix = "Fix them (inject the sidecars, declare TCP ports), or set mtls_policy_force: true to apply anyway."
+    return {"verdict": "refuse", "message": "%s. %s Nothing was changed." % (refused, fix)}
