@@ -265,14 +265,16 @@ def test_destination_rule_fix_leaves_external_hosts_and_is_snapshotted_when_the_
     assert mtls("strict", mtls_policy_scope="namespace", mtls_policy_namespace=namespace).rc == 0
     custom = client.CustomObjectsApi(api_client)
     for dr in (destination_rule("plain", "web.%s.svc.cluster.local" % namespace, "DISABLE"),
-               destination_rule("egress", "api.example.com", "SIMPLE")):
+               # external, though its second label is this namespace's name (api.payments.example.com and
+               # a namespace "payments"): TLS origination, not a conflict
+               destination_rule("egress", "api.%s.example.com" % namespace, "SIMPLE")):
         custom.create_namespaced_custom_object("networking.istio.io", "v1", namespace, "destinationrules", dr)
     before = set(snapshots())
     run = mtls("strict", mtls_policy_scope="namespace", mtls_policy_namespace=namespace,
                mtls_policy_fix_destination_rules=True)
     assert run.rc == 0, run.stdout[-3000:]
     assert "DestinationRule %s/plain sends DISABLE" % namespace in text(run)
-    assert "api.example.com" not in text(run), run.stdout[-3000:]
+    assert "api.%s.example.com" % namespace not in text(run), run.stdout[-3000:]
 
     def tls(name):
         return custom.get_namespaced_custom_object("networking.istio.io", "v1", namespace, "destinationrules",
