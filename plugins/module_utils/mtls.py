@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """mTLS policy logic: effective modes (workload over namespace over mesh, port-level included), the
-safety evidence against STRICT, DestinationRule conflicts (IST0113) and snapshot revert plans."""
+policies a change leaves in force, the safety gate on what becomes effectively STRICT, DestinationRule
+conflicts (IST0113) for in-mesh hosts and snapshot revert plans."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -12,6 +13,8 @@ MODES = ("STRICT", "PERMISSIVE", "DISABLE", "UNSET")
 SERVER_FIRST_PORTS = {3306: "MySQL", 27017: "MongoDB", 5432: "PostgreSQL", 25: "SMTP", 11211: "memcached",
                       4222: "NATS", 6379: "Redis", 9042: "Cassandra", 5672: "AMQP"}
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+# Metadata that other tools (Argo CD, Helm, controllers) own on a policy; a replace keeps it.
+FOREIGN_METADATA = ("labels", "annotations", "ownerReferences", "finalizers")
 
 
 def _meta(obj):
@@ -42,8 +45,8 @@ def _name(policy):
 
 
 def _oldest_first(policies):
-    """The oldest policy wins among several at one level, as in Istio."""
-    return sorted(policies, key=lambda p: (_meta(p).get("creationTimestamp") or "", _meta(p).get("name")))
+    """The oldest policy wins among several at one level, as in Istio; one not created yet is the newest."""
+    return sorted(policies, key=lambda p: (_meta(p).get("creationTimestamp") or "~", _meta(p).get("name")))
 
 
 def effective_mode(policies, namespace, labels, root_namespace="istio-system", port=None):
@@ -127,21 +130,38 @@ def strict_evidence(pods, services, statefulsets, selector=None):
     return evidence
 
 
-def _dr_host_namespace(dr):
-    host = (dr.get("spec") or {}).get("host") or ""
+def mesh_host_namespace(host, rule_namespace, domains=("cluster.local",)):
+    """Namespace of an in-mesh DestinationRule host, or None for a host outside the mesh.
+
+    In-mesh are short names ("reviews", in the rule's namespace), "<name>.<namespace>.svc" and
+    "<name>.<namespace>.svc.<domain>" (domains: the mesh's trust domain, cluster.local); <name> may be "*".
+    Anything else, e.g. "api.example.com" or "reviews.prod", is an external or unresolved host.
+    """
+    host = (host or "").lower().rstrip(".")
     parts = host.split(".")
-    return parts[1] if len(parts) >= 2 and parts[1] not in ("svc",) else _meta(dr).get("namespace")
+    if len(parts) == 1:
+        return rule_namespace if host and "*" not in host else None
+    for domain in [""] + [d.lower().strip(".") for d in domains or () if d]:
+        suffix = ".svc" + ("." + domain if domain else "")
+        if host.endswith(suffix):
+            head = host[:-len(suffix)].split(".")
+            if len(head) == 2 and head[0] and head[1] and "*" not in head[1]:
+                return head[1]
+    return None
 
 
-def destination_rule_conflicts(destination_rules, policies, root_namespace="istio-system"):
+def destination_rule_conflicts(destination_rules, policies, root_namespace="istio-system", domains=("cluster.local",)):
     """DestinationRules whose client TLS (top-level or port-level) disagrees with the server's effective mode.
 
     Like istioctl analyze IST0113: a DISABLE or SIMPLE client against STRICT, or ISTIO_MUTUAL against DISABLE.
+    Only in-mesh hosts (see mesh_host_namespace) have a server mode; TLS origination to external hosts is fine.
     """
     conflicts = []
     for dr in destination_rules:
         spec = dr.get("spec") or {}
-        namespace = _dr_host_namespace(dr)
+        namespace = mesh_host_namespace(spec.get("host"), _meta(dr).get("namespace"), domains)
+        if namespace is None:
+            continue
         policy = spec.get("trafficPolicy") or {}
         settings = [(None, (policy.get("tls") or {}).get("mode"))]
         for pls in policy.get("portLevelSettings") or []:
@@ -176,6 +196,14 @@ def fixed_destination_rule(dr, conflicts):
                 if (pls.get("port") or {}).get("number") == c["port"]:
                     pls.setdefault("tls", {})["mode"] = "ISTIO_MUTUAL"
     return fixed
+
+
+def fixed_destination_rules(destination_rules, conflicts):
+    """The DestinationRules named in conflicts, each with its conflicting TLS settings set to ISTIO_MUTUAL."""
+    by_rule = {}
+    for c in conflicts:
+        by_rule.setdefault(c["destination_rule"], []).append(c)
+    return [fixed_destination_rule(dr, by_rule[_name(dr)]) for dr in destination_rules if _name(dr) in by_rule]
 
 
 def _key(obj):
@@ -249,3 +277,165 @@ def with_resource_versions(objects, live):
             obj["metadata"]["resourceVersion"] = version
         out.append(obj)
     return out
+
+
+def keep_foreign_metadata(desired, live_policies):
+    """A copy of the desired policy carrying the live one's labels, annotations, owner references and
+    finalizers, so a full replace changes the spec and leaves what other tools own."""
+    import copy
+
+    out = copy.deepcopy(desired)
+    for p in live_policies:
+        if _name(p) == _name(desired):
+            meta = out.setdefault("metadata", {})
+            for field in FOREIGN_METADATA:
+                value = _meta(p).get(field)
+                if isinstance(value, dict):
+                    meta[field] = dict(value, **(meta.get(field) or {}))
+                elif value and field not in meta:
+                    meta[field] = copy.deepcopy(value)
+    return out
+
+
+def planned_policies(live, action, desired=None, snapshot=None):
+    """The PeerAuthentications in force after the change: apply replaces or adds the desired policy, remove
+    deletes it, revert leaves the snapshot's. Objects that stay keep their creationTimestamp (the oldest
+    wins a tie); new ones have none (the newest)."""
+    import copy
+
+    live = [p for p in live or [] if p.get("kind", "PeerAuthentication") == "PeerAuthentication"]
+    created = dict((_name(p), _meta(p).get("creationTimestamp")) for p in live)
+    if action == "revert":
+        after = [p for p in snapshot or [] if p.get("kind") == "PeerAuthentication"]
+    else:
+        after = [p for p in live if _name(p) != _name(desired)] + ([desired] if action == "apply" else [])
+    planned = []
+    for p in after:
+        p = copy.deepcopy(p)
+        p.setdefault("kind", "PeerAuthentication")
+        p.setdefault("metadata", {}).pop("creationTimestamp", None)
+        if created.get(_name(p)):
+            p["metadata"]["creationTimestamp"] = created[_name(p)]
+        planned.append(p)
+    return planned
+
+
+def _mentions_strict(policy):
+    spec = policy.get("spec") or {}
+    return (spec.get("mtls") or {}).get("mode") == "STRICT" or any(
+        (v or {}).get("mode") == "STRICT" for v in (spec.get("portLevelMtls") or {}).values())
+
+
+def may_become_strict(after):
+    """False when no policy left after the change says STRICT: then nothing can be effectively STRICT and
+    the gate need not list workloads."""
+    return any(_mentions_strict(p) for p in after or [])
+
+
+def _policy_ports(policies, namespace, labels):
+    ports = set()
+    for p in policies:
+        if _meta(p).get("namespace") == namespace and _selector_labels(p) and _matches(_selector_labels(p), labels):
+            ports.update(int(k) for k in ((p.get("spec") or {}).get("portLevelMtls") or {}))
+    return ports
+
+
+def newly_strict(before, after, namespace, labels, root_namespace="istio-system"):
+    """"*" and the ports on which a workload is effectively STRICT after the change and was not before."""
+    found = []
+    for port in [None] + sorted(_policy_ports(list(before) + list(after), namespace, labels)):
+        was = effective_mode(before, namespace, labels, root_namespace, port)[0]
+        will = effective_mode(after, namespace, labels, root_namespace, port)[0]
+        if will == "STRICT" and was != "STRICT":
+            found.append("*" if port is None else str(port))
+    return found
+
+
+def gate_findings(pods, services, statefulsets, before, after, root_namespace="istio-system", skip_namespaces=()):
+    """The safety gate on the effective mode after the change: evidence against STRICT, for only the pods,
+    Services and StatefulSets that the change makes effectively STRICT; and the namespaces they are in."""
+    skip = set(skip_namespaces or ()) | set(SYSTEM_NAMESPACES) | set([root_namespace])
+
+    def affected(namespace, labels):
+        return namespace not in skip and bool(newly_strict(before, after, namespace, labels, root_namespace))
+
+    live_pods = [p for p in pods if not _meta(p).get("deletionTimestamp")]
+    strict_pods = [p for p in live_pods if affected(_meta(p).get("namespace"), _meta(p).get("labels") or {})]
+    strict_services = [s for s in services if _meta(s).get("namespace") not in skip and any(
+        _meta(p).get("namespace") == _meta(s).get("namespace") and ((s.get("spec") or {}).get("selector"))
+        and _matches((s.get("spec") or {}).get("selector"), _meta(p).get("labels")) for p in strict_pods)]
+    strict_sets = [s for s in statefulsets if affected(
+        _meta(s).get("namespace"), (((s.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {})]
+    namespaces = sorted(set(_meta(o).get("namespace") for o in strict_pods + strict_sets))
+    return {"evidence": strict_evidence(strict_pods, strict_services, strict_sets), "namespaces": namespaces,
+            "workloads": len(strict_pods) + len(strict_sets)}
+
+
+PROMETHEUS_WINDOW = r"^(?=\d)(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?\Z"
+
+
+def valid_prometheus_window(window):
+    """True for a Prometheus range duration such as 1h, 90m or 1h30m."""
+    import re
+
+    return bool(re.match(PROMETHEUS_WINDOW, str(window or "")))
+
+
+def prometheus_query(namespaces, window):
+    """PromQL for plaintext requests (not mutual TLS) to workloads in the namespaces over the window."""
+    selector = 'reporter="destination",connection_security_policy!="mutual_tls"'
+    selector += ',destination_workload_namespace=~"%s"' % "|".join(sorted(namespaces))
+    return ("sum by (destination_workload_namespace, destination_workload) "
+            "(increase(istio_requests_total{%s}[%s])) > 0" % (selector, window))
+
+
+def prometheus_evidence(response, url):
+    """Evidence from the answer of Prometheus's query API (the uri module's result). An answer that is not a
+    successful query (unreachable, 4xx, 5xx, an error status) means the traffic could not be checked, which
+    is evidence too: without it STRICT would be applied blind."""
+    import json
+
+    response = response or {}
+    body = response.get("json") if isinstance(response.get("json"), dict) else {}
+    result = (body.get("data") or {}).get("result") if body.get("status") == "success" else None
+    if response.get("status") != 200 or not isinstance(result, list):
+        reason = body.get("error") or response.get("msg") or "no answer"
+        return ["Prometheus at %s could not be checked for plaintext traffic (HTTP %s: %s)"
+                % (url, response.get("status", -1), " ".join(str(reason).split())[:200])]
+    return ["plaintext requests seen by Prometheus: %s" % json.dumps(r.get("metric") or {}, sort_keys=True)
+            for r in result]
+
+
+def level_policies(live, desired):
+    """Live policies at the desired one's level: the same name, or the same namespace and selector."""
+    return [p for p in live if _name(p) == _name(desired) or (
+        _meta(p).get("namespace") == _meta(desired).get("namespace") and _selector_labels(p) == _selector_labels(desired))]
+
+
+def gate_verdict(evidence, force, fallback_mode, desired, live, action="apply", scope="mesh"):
+    """What the gate decides, with its message: pass; override (mtls_policy_force); refuse; or, for apply
+    with a fallback_mode, fallback (no policy at this level exists: apply fallback_mode instead) or keep
+    (the existing policy at this level stays as it is)."""
+    evidence = list(evidence or [])
+    if not evidence:
+        return {"verdict": "pass", "message": "Safety gate passed: nothing the change makes STRICT speaks against it"}
+    if force:
+        return {"verdict": "override", "message": "Safety gate overridden with mtls_policy_force: " + "; ".join(evidence)}
+    mode = ((desired.get("spec") or {}).get("mtls") or {}).get("mode")
+    if action == "revert":
+        why, subject = "Reverting to the snapshot makes workloads effectively STRICT. ", "the revert"
+    else:
+        subject = "%s %s" % (scope, _meta(desired).get("namespace"))
+        why = "" if (action, mode) == ("apply", "STRICT") else "%s of %s makes workloads effectively STRICT. " % (
+            "Removal" if action == "remove" else mode, _name(desired))
+    refused = "%sSTRICT refused for %s: %d finding(s): %s%s" % (
+        why, subject, len(evidence), "; ".join(evidence[:15]), " ..." if len(evidence) > 15 else "")
+    existing = level_policies(live or [], desired)
+    if fallback_mode and action == "apply" and existing:
+        kept = ", ".join("%s (%s)" % (_name(p), _mode_of(p) or "UNSET") for p in existing)
+        return {"verdict": "keep", "message": "%s. The existing %s stays as it is; nothing was changed." % (refused, kept)}
+    if fallback_mode and action == "apply":
+        return {"verdict": "fallback", "message": "%s. No policy exists at this level: applying mtls_policy_fallback_mode %s."
+                % (refused, fallback_mode)}
+    fix = "Fix them (inject the sidecars, declare TCP ports), or set mtls_policy_force: true to apply anyway."
+    return {"verdict": "refuse", "message": "%s. %s Nothing was changed." % (refused, fix)}

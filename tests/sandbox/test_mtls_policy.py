@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client
+from kubernetes.client.rest import ApiException
 
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import clean_for_backup
 from tests.helpers.audit import now
-from tests.helpers.cluster import all_available, deployment, wait_for
+from tests.helpers.cluster import all_available, deployment, pods_with_sidecar, wait_for
 from tests.helpers.playbook import ROOT, run_playbook
 
 SNAPSHOTS = ROOT / "artifacts/sandbox/mtls_policy/snapshots"
@@ -55,6 +56,10 @@ def shop(sandbox, api_client):
     ("strict", {"mtls_policy_scope": "workload", "mtls_policy_namespace": "mtls-shop"}, "a non-empty mtls_policy_selector"),
     ("strict", {"mtls_policy_scope": "namespace", "mtls_policy_namespace": "nowhere"}, "Namespace nowhere does not exist"),
     ("revert", {"mtls_policy_snapshot": "snapshot-missing.yaml"}, "No snapshot at"),
+    ("strict", {"mtls_policy_prometheus_url": "http://127.0.0.1:1", "mtls_policy_prometheus_window": "1 hour"},
+     "mtls_policy_prometheus_window a Prometheus duration such as 1h, 90m or 1h30m (got '1 hour')"),
+    ("strict", {"mtls_policy_prometheus_url": "prometheus:9090"}, "mtls_policy_prometheus_url must be empty or an http(s) URL"),
+    ("strict", {"mtls_policy_fallback_mode": "DISABLE"}, "value of mtls_policy_fallback_mode must be one of: , PERMISSIVE"),
 ])
 def test_bad_input_fails_before_any_change(shop, audit, playbook, extra, expected):
     since = now()
@@ -141,9 +146,10 @@ def test_effective_mode_table_for_mesh_namespace_workload_and_port_policies(shop
     # mtls-strict pins the mode to STRICT; UNSET with a port-level DISABLE goes through the role directly
     assert web.rc == 0, web.stdout[-3000:]
     table = text(web)
-    # hand-worked: web inherits STRICT from the namespace, its port 8080 is DISABLE; legacy is PERMISSIVE
-    assert re.search(r"mtls-shop web \* STRICT mtls-shop/web-ports", table) or re.search(
-        r"mtls-shop web \* STRICT mtls-shop/default", table), table[-2000:]
+    # hand-worked: web-ports leaves the workload-wide mode UNSET, so web inherits STRICT from the namespace
+    # policy (which decides it); its port 8080 is DISABLE; legacy is PERMISSIVE
+    assert re.search(r"mtls-shop web \* STRICT mtls-shop/default", table), table[-2000:]
+    assert not re.search(r"mtls-shop web \* \S+ mtls-shop/web-ports", table), table[-2000:]
     assert re.search(r"mtls-shop web 8080 DISABLE mtls-shop/web-ports \(port 8080\)", table), table[-2000:]
     assert re.search(r"mtls-shop legacy \* PERMISSIVE mtls-shop/legacy", table), table[-2000:]
 
@@ -160,3 +166,189 @@ def test_invalid_peer_authentication_is_rejected_by_istio_validation_and_reporte
         "wildcard not allowed in label value match" in text(run)), run.stdout[-3000:]
     assert "Istio rejected PeerAuthentication mtls-shop/bad-selector" in text(run)
     assert not [p for p in policies(api_client) if p["metadata"]["name"] == "bad-selector"]
+
+
+def pa_writes(audit, since):
+    return [w for w in audit.writes(since) if w[1] == "peerauthentications"]
+
+
+def namespace_modes(api, namespace):
+    return [p["spec"].get("mtls", {}).get("mode") for p in policies(api) if p["metadata"]["namespace"] == namespace]
+
+
+def bare_workload(api, namespace, injected=False):
+    """A Deployment in the namespace, with a sidecar (injection by istiod) or without (evidence against STRICT)."""
+    if injected:
+        client.CoreV1Api(api).patch_namespace(namespace, {"metadata": {"labels": {"istio-injection": "enabled"}}})
+    client.AppsV1Api(api).create_namespaced_deployment(namespace, deployment("bare"))
+    wait_for(lambda: all_available(api, [namespace]))
+    assert pods_with_sidecar(api, [namespace]) == (1, 1 if injected else 0)
+
+
+@pytest.fixture
+def no_mesh_policy(sandbox):
+    assert mtls("remove").rc == 0
+    yield
+    assert mtls("remove").rc == 0
+
+
+def test_gate_blocks_strict_when_prometheus_does_not_answer(shop, api_client, namespace, audit, no_mesh_policy):
+    bare_workload(api_client, namespace, injected=True)  # nothing else speaks against STRICT
+    since = now()
+    run = mtls("strict", mtls_policy_scope="namespace", mtls_policy_namespace=namespace,
+               mtls_policy_prometheus_url="http://127.0.0.1:1")
+    assert run.rc != 0, run.stdout[-3000:]
+    assert re.search(r"STRICT refused for namespace %s: 1 finding\(s\): Prometheus at http://127.0.0.1:1 could not be "
+                     r"checked for plaintext traffic \(HTTP -1: .*Connection refused" % namespace, text(run)), run.stdout[-3000:]
+    assert namespace_modes(api_client, namespace) == [] and audit.writes(since) == []
+    forced = mtls("strict", mtls_policy_scope="namespace", mtls_policy_namespace=namespace,
+                  mtls_policy_prometheus_url="http://127.0.0.1:1", mtls_policy_force=True)
+    assert forced.rc == 0 and "Safety gate overridden with mtls_policy_force: Prometheus at" in text(forced)
+    assert namespace_modes(api_client, namespace) == ["STRICT"]
+
+
+def test_gate_runs_for_remove_unset_and_revert_that_make_workloads_strict(shop, api_client, namespace, audit, no_mesh_policy):
+    bare_workload(api_client, namespace)
+    assert mtls("permissive", mtls_policy_scope="namespace", mtls_policy_namespace=namespace).rc == 0
+    strict_mesh = mtls("strict", mtls_policy_force=True)
+    assert strict_mesh.rc == 0 and mesh_mode(api_client) == "STRICT", strict_mesh.stdout[-3000:]
+    finding = r"STRICT refused for namespace %s: 1 finding\(s\): pod %s/bare-\S+ has no istio-proxy sidecar" % (
+        namespace, namespace)
+
+    since = now()
+    removed = mtls("remove", mtls_policy_scope="namespace", mtls_policy_namespace=namespace)
+    assert removed.rc != 0, removed.stdout[-3000:]
+    assert re.search("Removal of %s/default makes workloads effectively STRICT. %s" % (namespace, finding), text(removed))
+
+    unset = mtls("permissive", mtls_policy_scope="namespace", mtls_policy_namespace=namespace, mtls_policy_mode="UNSET")
+    assert unset.rc != 0, unset.stdout[-3000:]
+    assert re.search("UNSET of %s/default makes workloads effectively STRICT. %s" % (namespace, finding), text(unset))
+    assert namespace_modes(api_client, namespace) == ["PERMISSIVE"] and audit.writes(since) == []
+
+    # a snapshot with the namespace STRICT: taken before the move back to PERMISSIVE
+    assert mtls("strict", mtls_policy_scope="namespace", mtls_policy_namespace=namespace, mtls_policy_force=True).rc == 0
+    before = set(snapshots())
+    assert mtls("permissive", mtls_policy_scope="namespace", mtls_policy_namespace=namespace).rc == 0
+    strict_snapshot = sorted(set(snapshots()) - before)[-1]
+    since = now()
+    revert = mtls("revert", mtls_policy_snapshot=strict_snapshot)
+    assert revert.rc != 0, revert.stdout[-3000:]
+    assert re.search(r"Reverting to the snapshot makes workloads effectively STRICT. STRICT refused for the revert: "
+                     r"1 finding\(s\): pod %s/bare-\S+ has no istio-proxy sidecar" % namespace, text(revert)), revert.stdout[-3000:]
+    assert namespace_modes(api_client, namespace) == ["PERMISSIVE"] and audit.writes(since) == []
+
+
+def test_forced_replace_keeps_labels_and_annotations_other_tools_own(shop, api_client, namespace):
+    extra = {"mtls_policy_scope": "workload", "mtls_policy_namespace": namespace, "mtls_policy_name": "owned",
+             "mtls_policy_selector": {"app": "owned"}}
+    assert run_playbook("playbooks/mtls-permissive.yml", dict(extra, mtls_policy_port_modes={"9000": "DISABLE"})).rc == 0
+    custom = client.CustomObjectsApi(api_client)
+    owned = {"labels": {"app.kubernetes.io/managed-by": "Helm", "argocd.argoproj.io/instance": "mesh"},
+             "annotations": {"meta.helm.sh/release-name": "mesh", "argocd.argoproj.io/tracking-id": "mesh:x"}}
+    custom.patch_namespaced_custom_object("security.istio.io", "v1", namespace, "peerauthentications", "owned",
+                                          {"metadata": owned})
+    run = run_playbook("playbooks/mtls-strict.yml", extra)  # replaces the spec: mode STRICT, no port 9000 any more
+    assert run.rc == 0 and run.changed > 0, run.stdout[-3000:]
+    live = custom.get_namespaced_custom_object("security.istio.io", "v1", namespace, "peerauthentications", "owned")
+    assert live["spec"] == {"mtls": {"mode": "STRICT"}, "selector": {"matchLabels": {"app": "owned"}}}
+    assert owned["labels"].items() <= live["metadata"].get("labels", {}).items()
+    assert owned["annotations"].items() <= live["metadata"].get("annotations", {}).items()
+    assert run_playbook("playbooks/mtls-strict.yml", extra).changed == 0
+
+
+def destination_rule(name, host, mode):
+    return {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule", "metadata": {"name": name},
+            "spec": {"host": host, "trafficPolicy": {"tls": {"mode": mode}}}}
+
+
+def test_destination_rule_fix_leaves_external_hosts_and_is_snapshotted_when_the_policy_is_unchanged(shop, api_client, namespace):
+    assert mtls("strict", mtls_policy_scope="namespace", mtls_policy_namespace=namespace).rc == 0
+    custom = client.CustomObjectsApi(api_client)
+    for dr in (destination_rule("plain", "web.%s.svc.cluster.local" % namespace, "DISABLE"),
+               # external, though its second label is this namespace's name (api.payments.example.com and
+               # a namespace "payments"): TLS origination, not a conflict
+               destination_rule("egress", "api.%s.example.com" % namespace, "SIMPLE")):
+        custom.create_namespaced_custom_object("networking.istio.io", "v1", namespace, "destinationrules", dr)
+    before = set(snapshots())
+    run = mtls("strict", mtls_policy_scope="namespace", mtls_policy_namespace=namespace,
+               mtls_policy_fix_destination_rules=True)
+    assert run.rc == 0, run.stdout[-3000:]
+    assert "DestinationRule %s/plain sends DISABLE" % namespace in text(run)
+    assert "api.%s.example.com" % namespace not in text(run), run.stdout[-3000:]
+
+    def tls(name):
+        return custom.get_namespaced_custom_object("networking.istio.io", "v1", namespace, "destinationrules",
+                                                   name)["spec"]["trafficPolicy"]["tls"]["mode"]
+
+    assert (tls("plain"), tls("egress")) == ("ISTIO_MUTUAL", "SIMPLE")
+    taken = sorted(set(snapshots()) - before)
+    assert len(taken) == 1, "the DestinationRule fix was not snapshotted"
+    assert "mode: DISABLE" in (SNAPSHOTS / taken[0]).read_text()
+    assert mtls("revert").rc == 0 and tls("plain") == "DISABLE"
+
+
+def site(**extra):
+    return run_playbook("site.yml", extra)
+
+
+def test_converge_keeps_a_strict_mesh_set_with_force(shop, api_client, namespace, audit, no_mesh_policy):
+    bare_workload(api_client, namespace)
+    assert mtls("strict", mtls_policy_force=True).rc == 0 and mesh_mode(api_client) == "STRICT"
+    since = now()
+    run = site()
+    assert run.rc == 0, run.stdout[-3000:]
+    assert mesh_mode(api_client) == "STRICT" and pa_writes(audit, since) == []
+
+
+def test_converge_falls_back_to_permissive_only_where_no_mesh_policy_exists(shop, api_client, namespace, audit, no_mesh_policy):
+    bare_workload(api_client, namespace)
+    run = site()
+    assert run.rc == 0, run.stdout[-3000:]
+    assert re.search(r"STRICT refused for mesh istio-system: \d+ finding\(s\): .*pod %s/bare-\S+ has no istio-proxy sidecar.*"
+                     r"No policy exists at this level: applying mtls_policy_fallback_mode PERMISSIVE" % namespace, text(run))
+    assert mesh_mode(api_client) == "PERMISSIVE"
+    since = now()
+    again = site()
+    assert again.rc == 0 and "The existing istio-system/default (PERMISSIVE) stays as it is" in text(again), again.stdout[-3000:]
+    assert mesh_mode(api_client) == "PERMISSIVE" and pa_writes(audit, since) == []
+
+
+@pytest.fixture
+def deny_strict_mesh(api_client):
+    """An admission policy (as OPA or Kyverno would) that denies a STRICT policy in istio-system."""
+    admission = client.AdmissionregistrationV1Api(api_client)
+    admission.create_validating_admission_policy({
+        "metadata": {"name": "deny-strict-mesh"},
+        "spec": {"failurePolicy": "Fail",
+                 "matchConstraints": {"resourceRules": [{"apiGroups": ["security.istio.io"], "apiVersions": ["*"],
+                                                         "operations": ["CREATE", "UPDATE"],
+                                                         "resources": ["peerauthentications"]}]},
+                 "validations": [{"expression": "!has(object.spec.mtls) || !has(object.spec.mtls.mode) "
+                                                "|| object.spec.mtls.mode != 'STRICT'",
+                                  "message": "STRICT is not allowed here"}]}})
+    admission.create_validating_admission_policy_binding({
+        "metadata": {"name": "deny-strict-mesh"},
+        "spec": {"policyName": "deny-strict-mesh", "validationActions": ["Deny"],
+                 "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "istio-system"}}}}})
+
+    def denied():
+        try:
+            client.CustomObjectsApi(api_client).create_namespaced_custom_object(
+                "security.istio.io", "v1", "istio-system", "peerauthentications",
+                {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication", "metadata": {"name": "probe"},
+                 "spec": {"mtls": {"mode": "STRICT"}}}, dry_run="All")
+        except ApiException as exc:
+            return "STRICT is not allowed here" in exc.body
+        return False
+
+    wait_for(denied, timeout=60)
+    yield
+    admission.delete_validating_admission_policy_binding("deny-strict-mesh")
+    admission.delete_validating_admission_policy("deny-strict-mesh")
+
+
+def test_converge_fails_on_an_error_other_than_the_gate(shop, api_client, no_mesh_policy, deny_strict_mesh):
+    run = site(mtls_policy_force=True)  # the gate passes; the STRICT apply is denied
+    assert run.rc != 0, run.stdout[-3000:]
+    assert "Istio rejected PeerAuthentication istio-system/default" in text(run) and "STRICT is not allowed here" in text(run)
+    assert mesh_mode(api_client) is None, "the failed STRICT must not be replaced by PERMISSIVE"

@@ -1,12 +1,26 @@
-"""mTLS logic: effective modes checked against hand-worked values, evidence, IST0113 conflicts, revert plans."""
+"""mTLS logic: effective modes checked against hand-worked values, evidence, the gate on the effective mode
+after a change, IST0113 conflicts for in-mesh hosts only, revert plans."""
+import pytest
+
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.mtls import (
     desired_policy,
     destination_rule_conflicts,
     effective_mode,
     effective_table,
     fixed_destination_rule,
+    fixed_destination_rules,
+    gate_findings,
+    gate_verdict,
+    keep_foreign_metadata,
+    may_become_strict,
+    mesh_host_namespace,
+    newly_strict,
+    planned_policies,
+    prometheus_evidence,
+    prometheus_query,
     revert_plan,
     strict_evidence,
+    valid_prometheus_window,
 )
 
 
@@ -75,3 +89,201 @@ def test_revert_plan_deletes_new_restores_changed_and_recreates_deleted():
     assert sorted((o["metadata"]["namespace"], o["metadata"]["name"]) for o in plan["put"]) == [
         ("istio-system", "default"), ("shop", "old")]
     assert revert_plan(before, before) == {"delete": [], "put": []}
+
+
+def dr(name, ns, host, mode="SIMPLE"):
+    return {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule", "metadata": {"name": name, "namespace": ns},
+            "spec": {"host": host, "trafficPolicy": {"tls": {"mode": mode}}}}
+
+
+@pytest.mark.parametrize("host, expected", [
+    ("reviews", "shop"),                                   # short name: the rule's namespace
+    ("reviews.pay.svc", "pay"),
+    ("reviews.pay.svc.cluster.local", "pay"),
+    ("Reviews.Pay.SVC.cluster.local.", "pay"),
+    ("*.pay.svc.cluster.local", "pay"),
+    ("reviews.pay.svc.corp.example", "pay"),               # the mesh's trust domain
+    ("api.example.com", None),                             # external: not namespace "example"
+    ("reviews.pay", None),                                 # Istio does not expand it: not a mesh service
+    ("reviews.pay.svc.other.local", None),
+    ("db.pay.svc.cluster.local.evil.com", None),
+    ("*.example.com", None),
+    ("*", None),
+    ("", None),
+])
+def test_only_svc_and_short_hosts_are_in_mesh(host, expected):
+    assert mesh_host_namespace(host, "shop", ("cluster.local", "corp.example")) == expected
+
+
+def test_tls_origination_to_an_external_host_is_no_conflict_and_is_not_fixed():
+    strict_mesh = [pa("istio-system", "default", "STRICT"), pa("example", "default", "STRICT")]
+    external = dr("api", "shop", "api.example.com", "SIMPLE")
+    internal = dr("web", "shop", "web", "DISABLE")
+    conflicts = destination_rule_conflicts([external, internal], strict_mesh)
+    assert [c["destination_rule"] for c in conflicts] == ["shop/web"]
+    assert fixed_destination_rules([external, internal], conflicts) == [fixed_destination_rule(internal, conflicts)]
+
+
+def test_the_trust_domain_makes_a_host_in_mesh():
+    rule = dr("web", "shop", "web.pay.svc.corp.example", "DISABLE")
+    assert destination_rule_conflicts([rule], [pa("pay", "default", "STRICT")]) == []
+    found = destination_rule_conflicts([rule], [pa("pay", "default", "STRICT")], domains=("cluster.local", "corp.example"))
+    assert [c["decided_by"] for c in found] == ["pay/default"]
+
+
+def pod(ns, name, labels=None, sidecar=False, terminating=False):
+    obj = {"metadata": {"name": name, "namespace": ns, "labels": labels or {"app": name}},
+           "spec": {"containers": [{"name": "app"}] + ([{"name": "istio-proxy"}] if sidecar else [])},
+           "status": {"phase": "Running"}}
+    if terminating:
+        obj["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    return obj
+
+
+STRICT_MESH = [pa("istio-system", "default", "STRICT")]
+LEGACY_PODS = [pod("legacy", "bare-1", {"app": "bare"}), pod("shop", "web-1", {"app": "web"}, sidecar=True)]
+LEGACY_STS = [{"metadata": {"name": "db", "namespace": "legacy"}, "spec": {"template": {"metadata": {"labels": {"app": "db"}}}}}]
+
+
+def gate(before, after, pods=LEGACY_PODS, services=(), statefulsets=LEGACY_STS):
+    return gate_findings(pods, list(services), statefulsets, before, after, "istio-system", ["istio-system"])
+
+
+def test_removing_a_permissive_namespace_policy_under_a_strict_mesh_is_gated():
+    before = STRICT_MESH + [pa("legacy", "default", "PERMISSIVE")]
+    after = planned_policies(before, "remove", pa("legacy", "default"))
+    found = gate(before, after)
+    assert found["namespaces"] == ["legacy"]
+    assert [e.split(":")[0] for e in found["evidence"]] == ["pod legacy/bare-1 has no istio-proxy sidecar",
+                                                           "StatefulSet legacy/db is in scope"]
+
+
+def test_applying_unset_under_a_strict_mesh_is_gated():
+    before = STRICT_MESH + [pa("legacy", "default", "PERMISSIVE")]
+    desired = desired_policy("default", "legacy", "UNSET")
+    after = planned_policies(before, "apply", desired)
+    assert may_become_strict(after)
+    assert gate(before, after)["namespaces"] == ["legacy"]
+    verdict = gate_verdict(gate(before, after)["evidence"], False, "", desired, before, "apply", "namespace")
+    assert verdict["verdict"] == "refuse"
+    assert verdict["message"].startswith("UNSET of legacy/default makes workloads effectively STRICT. STRICT refused for "
+                                         "namespace legacy: 2 finding(s): pod legacy/bare-1 has no istio-proxy sidecar")
+
+
+def test_reverting_to_a_strict_snapshot_is_gated():
+    before = [pa("legacy", "default", "PERMISSIVE")]
+    snapshot = [pa("legacy", "default", "STRICT")]
+    after = planned_policies(before, "revert", snapshot=snapshot)
+    assert gate(before, after)["namespaces"] == ["legacy"]
+    verdict = gate_verdict(gate(before, after)["evidence"], False, "PERMISSIVE", snapshot[0], before, "revert", "mesh")
+    assert verdict["verdict"] == "refuse" and verdict["message"].startswith(
+        "Reverting to the snapshot makes workloads effectively STRICT. STRICT refused for the revert: 2 finding(s)")
+
+
+def test_only_what_becomes_strict_counts_as_evidence():
+    # legacy keeps its PERMISSIVE namespace policy, so a STRICT mesh changes nothing there
+    before = [pa("legacy", "default", "PERMISSIVE")]
+    after = planned_policies(before, "apply", desired_policy("default", "istio-system", "STRICT"))
+    assert gate(before, after)["evidence"] == []
+    # nothing changes: nothing becomes STRICT
+    assert gate(STRICT_MESH, planned_policies(STRICT_MESH, "apply", STRICT_MESH[0]))["evidence"] == []
+    # a terminating pod is on its way out
+    assert gate([], STRICT_MESH, pods=[pod("legacy", "bare-1", terminating=True)], statefulsets=[])["evidence"] == []
+
+
+def test_a_port_that_loses_its_disable_override_becomes_strict():
+    before = STRICT_MESH + [pa("legacy", "bare-ports", "UNSET", {"app": "bare"}, {"9000": "DISABLE"})]
+    after = planned_policies(before, "remove", pa("legacy", "bare-ports"))
+    assert newly_strict(before, after, "legacy", {"app": "bare"}) == ["9000"]
+    assert newly_strict(before, after, "legacy", {"app": "other"}) == []
+    assert gate(before, after)["namespaces"] == ["legacy"]
+
+
+def test_a_headless_service_counts_only_when_it_selects_a_pod_that_becomes_strict():
+    services = [{"metadata": {"name": "bare", "namespace": "legacy"}, "spec": {"clusterIP": "None", "selector": {"app": "bare"}}},
+                {"metadata": {"name": "web", "namespace": "shop"}, "spec": {"clusterIP": "None", "selector": {"app": "web"}}}]
+    before = [pa("shop", "default", "PERMISSIVE")]
+    after = planned_policies(before, "apply", desired_policy("default", "istio-system", "STRICT"))
+    evidence = gate(before, after, services=services, statefulsets=[])["evidence"]
+    assert [e.split(":")[0] for e in evidence] == ["pod legacy/bare-1 has no istio-proxy sidecar",
+                                                  "Service legacy/bare is headless"]
+
+
+def test_planned_policies_keep_age_so_the_oldest_still_wins():
+    old = pa("istio-system", "default", "PERMISSIVE", created="2026-01-01T00:00:00Z")
+    other = pa("istio-system", "zz-strict", "STRICT", created="2026-02-01T00:00:00Z")
+    after = planned_policies([old, other], "apply", desired_policy("default", "istio-system", "DISABLE"))
+    assert effective_mode(after, "shop", {}) == ("DISABLE", "istio-system/default")
+    # a new policy is the newest: an older one at the same level still decides
+    new = planned_policies([other], "apply", desired_policy("a-new", "istio-system", "PERMISSIVE"))
+    assert effective_mode(new, "shop", {}) == ("STRICT", "istio-system/zz-strict")
+    assert not may_become_strict(planned_policies([other], "remove", other))
+
+
+def test_gate_verdicts():
+    desired = desired_policy("default", "istio-system", "STRICT")
+    permissive = pa("istio-system", "default", "PERMISSIVE")
+    assert gate_verdict([], False, "PERMISSIVE", desired, [], "apply", "mesh")["verdict"] == "pass"
+    assert gate_verdict(["x"], True, "PERMISSIVE", desired, [], "apply", "mesh")["verdict"] == "override"
+    refused = gate_verdict(["x"], False, "", desired, [], "apply", "mesh")
+    assert refused["verdict"] == "refuse" and refused["message"].startswith("STRICT refused for mesh istio-system: 1 finding(s): x.")
+    assert gate_verdict(["x"], False, "PERMISSIVE", desired, [], "apply", "mesh")["verdict"] == "fallback"
+    kept = gate_verdict(["x"], False, "PERMISSIVE", desired, [permissive], "apply", "mesh")
+    assert kept["verdict"] == "keep" and "The existing istio-system/default (PERMISSIVE) stays as it is" in kept["message"]
+    # another mesh-wide policy (no selector) in the root namespace is a policy at this level too
+    other = pa("istio-system", "mesh", "DISABLE")
+    assert gate_verdict(["x"], False, "PERMISSIVE", desired, [other], "apply", "mesh")["verdict"] == "keep"
+    # the fallback is for apply only
+    assert gate_verdict(["x"], False, "PERMISSIVE", desired, [], "remove", "mesh")["verdict"] == "refuse"
+
+
+@pytest.mark.parametrize("response", [
+    {"status": -1, "msg": "Status code was -1 and not [200]: Request failed: <urlopen error [Errno 111] Connection refused>"},
+    {"status": 400, "json": {"status": "error", "errorType": "bad_data", "error": "invalid parameter \"query\": bad duration"}},
+    {"status": 503, "msg": "Service Unavailable"},
+    {"status": 200, "json": {"status": "error", "error": "boom"}},
+    {"status": 200, "content": "<html>not prometheus</html>"},
+    {},
+])
+def test_a_prometheus_that_cannot_answer_is_evidence(response):
+    evidence = prometheus_evidence(response, "http://127.0.0.1:1")
+    assert len(evidence) == 1 and evidence[0].startswith("Prometheus at http://127.0.0.1:1 could not be checked")
+
+
+def test_prometheus_answers():
+    ok = {"status": 200, "json": {"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {"destination_workload_namespace": "legacy", "destination_workload": "bare"}, "value": [1, "3"]}]}}}
+    assert prometheus_evidence(ok, "http://p") == [
+        'plaintext requests seen by Prometheus: {"destination_workload": "bare", "destination_workload_namespace": "legacy"}']
+    ok["json"]["data"]["result"] = []
+    assert prometheus_evidence(ok, "http://p") == []
+    assert 'destination_workload_namespace=~"a|b"' in prometheus_query(["b", "a"], "1h")
+    assert prometheus_query(["a"], "90m").endswith("[90m])) > 0")
+
+
+@pytest.mark.parametrize("window, valid", [
+    ("1h", True), ("90m", True), ("1h30m", True), ("2d", True), ("500ms", True), ("1w2d", True),
+    ("", False), ("1 hour", False), ("1hour", False), ("h", False), ("-1h", False), ("1.5h", False), ("1h]", False),
+    ("1h\n", False), (None, False),
+])
+def test_prometheus_window_pattern(window, valid):
+    assert valid_prometheus_window(window) is valid
+
+
+def test_a_forced_replace_keeps_labels_and_annotations_other_tools_own():
+    live = pa("istio-system", "default", "PERMISSIVE")
+    live["metadata"].update({
+        "labels": {"app.kubernetes.io/managed-by": "Helm", "argocd.argoproj.io/instance": "mesh"},
+        "annotations": {"meta.helm.sh/release-name": "mesh", "argocd.argoproj.io/tracking-id": "mesh:x"},
+        "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": "1"}],
+        "finalizers": ["example.com/keep"], "resourceVersion": "42"})
+    desired = desired_policy("default", "istio-system", "STRICT")
+    desired["metadata"]["labels"] = {"argocd.argoproj.io/instance": "ours"}
+    kept = keep_foreign_metadata(desired, [live, pa("shop", "default", "STRICT")])
+    assert kept["spec"] == {"mtls": {"mode": "STRICT"}}
+    assert kept["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "Helm", "argocd.argoproj.io/instance": "ours"}
+    assert kept["metadata"]["annotations"] == live["metadata"]["annotations"]
+    assert kept["metadata"]["ownerReferences"] == live["metadata"]["ownerReferences"]
+    assert kept["metadata"]["finalizers"] == ["example.com/keep"]
+    assert "resourceVersion" not in kept["metadata"] and "labels" not in desired_policy("default", "x", "STRICT")["metadata"]
+    assert keep_foreign_metadata(desired, []) == desired
