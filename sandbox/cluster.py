@@ -477,6 +477,73 @@ class Sandbox:
     def istiod_down(self, revision="default"):
         return self._stop(f"istiod-{revision or 'default'}")
 
+    # ---- simulated sidecars --------------------------------------------------------------------
+    def syncz(self, revision="default", namespace=None):
+        """istiod's /debug/syncz (its sync status per connected proxy), read on 127.0.0.1."""
+        port = self.istiod_ports(self.istiod_offset(revision))["http"]
+        query = f"?namespace={namespace}" if namespace else ""
+        return json.loads(self._get(f"http://127.0.0.1:{port}/debug/syncz{query}", timeout=5)[1])
+
+    def _running_pods(self, namespace):
+        try:
+            pods = self.api("GET", f"/api/v1/namespaces/{namespace}/pods")["items"]
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                raise SandboxError(f"namespace {namespace} not found; create it and its pods first") from None
+            raise
+        return [p for p in pods if p.get("status", {}).get("phase") == "Running" and p["status"].get("podIP")
+                and not p["metadata"].get("deletionTimestamp")]
+
+    def proxies_up(self, namespaces, stale=(), error=(), revision="default", timeout=60):
+        """One process with one ADS stream per Running pod of the namespaces, to the revision's istiod.
+
+        Pods named in stale never acknowledge, pods named in error reject (NACK) every response; the others ACK.
+        A running proxies process is replaced. Returns the number of streams.
+        """
+        if isinstance(namespaces, str):
+            namespaces = [namespaces]
+        stale, error = set(stale or ()), set(error or ())
+        if stale & error:
+            raise SandboxError(f"pods both --stale and --error: {', '.join(sorted(stale & error))}; name each once")
+        self._check_binaries(["sandbox-proxies"])
+        if self._owned_pid("kube-apiserver") is None:
+            raise SandboxError("the sandbox is not up; run 'python -m sandbox up' first")
+        if self._owned_pid(f"istiod-{revision}") is None:
+            raise SandboxError(f"istiod-{revision} is not running; install Istio and run "
+                               f"'python -m sandbox istiod up --revision {revision}' first")
+        pods = [pod for ns in namespaces for pod in self._running_pods(ns)]
+        if not pods:
+            raise SandboxError(f"no Running pods in {', '.join(namespaces)}; nothing to simulate")
+        names = {p["metadata"]["name"] for p in pods}
+        unknown = sorted((stale | error) - names)
+        if unknown:
+            raise SandboxError(f"not Running pods of {', '.join(namespaces)}: {', '.join(unknown)}")
+        ports = self.istiod_ports(self.istiod_offset(revision))
+        doc = {"istiod": f"127.0.0.1:{ports['grpc']}", "cluster_id": "Kubernetes",
+               "istio_version": self.versions["ISTIO_VERSION"],
+               "pods": [{"name": p["metadata"]["name"], "namespace": p["metadata"]["namespace"],
+                         "ip": p["status"]["podIP"], "labels": p["metadata"].get("labels") or {},
+                         "mode": "stale" if p["metadata"]["name"] in stale
+                         else "error" if p["metadata"]["name"] in error else "synced"} for p in pods]}
+        self._stop("proxies")
+        path = self.paths.state / "proxies.json"
+        path.write_text(json.dumps(doc, indent=1))
+        self.out(f"sandbox: starting proxies: {len(pods)} simulated sidecars in {', '.join(namespaces)} "
+                 f"({len(stale)} stale, {len(error)} error) to istiod-{revision}")
+        proc = self._spawn("proxies", [f"--config={path}"], binary_name="sandbox-proxies")
+        wanted = {f"sidecar~{p['ip']}~{p['name']}.{p['namespace']}~{p['namespace']}.svc.cluster.local"
+                  for p in doc["pods"]}
+        try:
+            self._wait("proxies", proc, lambda: wanted <= {s.get("proxy") for s in self.syncz(revision)},
+                       timeout=timeout)
+        except BaseException:
+            self._stop("proxies")
+            raise
+        return len(pods)
+
+    def proxies_down(self):
+        return self._stop("proxies")
+
     # ---- stop --------------------------------------------------------------------------------
     def _stop(self, name, timeout=20):
         pid = self._owned_pid(name)
@@ -502,7 +569,7 @@ class Sandbox:
             self.out("sandbox: nothing is running (no PID files); nothing to stop")
         else:
             self._clear_stale()
-            for name in self.istiod_names() + list(reversed(CONTROL_PLANE)):
+            for name in ["proxies"] + self.istiod_names() + list(reversed(CONTROL_PLANE)):
                 if self._stop(name):
                     self.out(f"sandbox: stopped {name}")
         if not keep_state and self.paths.state.exists():
@@ -530,7 +597,8 @@ class Sandbox:
 
     def status(self):
         rows = []
-        for name in CONTROL_PLANE + self.istiod_names():
+        extra = ["proxies"] if self._pidfile("proxies").exists() else []
+        for name in CONTROL_PLANE + self.istiod_names() + extra:
             pid = self._owned_pid(name)
             rows.append({"name": name, "pid": pid, "running": pid is not None,
                          "rss_mib": round(self.rss_kib(pid) / 1024, 1) if pid else 0})

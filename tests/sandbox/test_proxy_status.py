@@ -1,0 +1,142 @@
+"""proxy_status against the real istiod, with simulated sidecars as real xDS clients
+(python -m sandbox proxies). The tests run in file order and share one namespace of 20 pods."""
+import json
+import tempfile
+import time
+
+import pytest
+from kubernetes import client
+
+from tests.helpers.audit import now
+from tests.helpers.cluster import all_available, delete_namespaces, deployment, wait_for
+from tests.helpers.playbook import run_playbook
+
+PODS = 20
+
+
+@pytest.fixture(scope="module")
+def istio(sandbox):
+    run = run_playbook("playbooks/install.yml")
+    assert run.rc == 0, run.stdout[-3000:]
+
+
+@pytest.fixture(scope="module")
+def mesh(istio, sandbox, api_client):
+    """A namespace with 20 Running pods, and its pod names."""
+    core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
+    ns = "proxies-%d" % (time.time() * 1000 % 100000)
+    core.create_namespace({"metadata": {"name": ns, "labels": {"istio-runbooks.io/test": "true"}}})
+    apps.create_namespaced_deployment(ns, deployment("shop", replicas=PODS))
+    wait_for(lambda: all_available(api_client, [ns]), timeout=180)
+    pods = sorted(p.metadata.name for p in core.list_namespaced_pod(ns).items if p.status.phase == "Running")
+    assert len(pods) == PODS
+    yield ns, pods
+    sandbox.proxies_down()
+    delete_namespaces(api_client, [ns])
+
+
+def istiod_address(sandbox):
+    return "http://127.0.0.1:%d" % sandbox.istiod_ports(sandbox.istiod_offset("default"))["http"]
+
+
+def proxy_status(args, **kw):
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        run = run_playbook("tests/sandbox/playbooks/proxy_status.yml", {"status_args": args, "result_file": out.name},
+                           **kw)
+        text = open(out.name).read()
+        return run, (json.loads(text) if text else None)
+
+
+def test_twenty_simulated_proxies_are_synced(sandbox, mesh, audit):
+    ns, pods = mesh
+    assert sandbox.proxies_up(ns) == PODS
+    since = now()
+    run, result = proxy_status({"namespaces": [ns], "istiod_address": istiod_address(sandbox), "wait": True,
+                                "wait_timeout": 60, "fail_on": ["STALE", "ERROR"], "max_not_synced_percent": 0})
+    assert run.rc == 0, run.stdout[-3000:]
+    assert result["summary"]["total"] == PODS and result["summary"]["proxies"]["SYNCED"] == PODS, result["table"]
+    assert sorted(p["pod"] for p in result["proxies"]) == pods
+    for proxy in result["proxies"]:
+        assert proxy["namespace"] == ns and proxy["name"] == "%s.%s" % (proxy["pod"], ns)
+        assert proxy["types"]["CDS"] == "SYNCED" and proxy["types"]["LDS"] == "SYNCED", proxy
+        assert proxy["version"] == sandbox.versions["ISTIO_VERSION"]
+        assert proxy["istiod"] == istiod_address(sandbox)
+    assert result["changed"] is False and result["source"] == "syncz"
+    assert audit.writes(since) == []
+
+
+def test_check_mode_reads_the_same(sandbox, mesh):
+    ns, _pods = mesh
+    run, result = proxy_status({"namespaces": [ns], "istiod_address": istiod_address(sandbox)}, check=True)
+    assert run.rc == 0, run.stdout[-3000:]
+    assert result["summary"]["proxies"]["SYNCED"] == PODS
+
+
+def test_label_selector_keeps_the_matching_pods(sandbox, mesh, api_client):
+    ns, pods = mesh
+    core = client.CoreV1Api(api_client)
+    core.patch_namespaced_pod(pods[0], ns, {"metadata": {"labels": {"canary": "true"}}})
+    run, result = proxy_status({"namespaces": [ns], "label_selector": "app=shop,canary=true",
+                                "istiod_address": istiod_address(sandbox)})
+    assert run.rc == 0, run.stdout[-3000:]
+    assert [p["pod"] for p in result["proxies"]] == [pods[0]]
+
+
+def test_three_stale_proxies_are_reported_and_fail_the_threshold(sandbox, mesh):
+    ns, pods = mesh
+    stale = pods[:3]
+    sandbox.proxies_up(ns, stale=stale)
+    run, result = proxy_status({"namespaces": [ns], "istiod_address": istiod_address(sandbox),
+                                "max_not_synced_percent": 10})
+    assert run.rc != 0
+    states = dict((p["pod"], p["state"]) for p in result["proxies"])
+    assert sorted(pod for pod, state in states.items() if state == "STALE") == stale, result["table"]
+    assert all(states[pod] == "SYNCED" for pod in pods[3:])
+    assert result["summary"]["proxies"]["STALE"] == 3 and result["summary"]["not_synced_percent"] == 15.0
+    assert "15.0% of 20 proxies are not SYNCED, above max_not_synced_percent=10" in result["msg"]
+    # the same fleet passes a looser threshold, and fails fail_on STALE
+    run, _result = proxy_status({"namespaces": [ns], "istiod_address": istiod_address(sandbox),
+                                 "max_not_synced_percent": 20})
+    assert run.rc == 0, run.stdout[-3000:]
+    run, result = proxy_status({"namespaces": [ns], "istiod_address": istiod_address(sandbox), "fail_on": ["STALE"]})
+    assert run.rc != 0 and "3 proxies STALE" in result["msg"]
+
+
+def test_rejecting_proxies_are_reported_error(sandbox, mesh):
+    ns, pods = mesh
+    sandbox.proxies_up(ns, error=pods[:2])
+    run, result = proxy_status({"namespaces": [ns], "istiod_address": istiod_address(sandbox),
+                                "fail_on": ["ERROR"]})
+    assert run.rc != 0
+    errors = [p for p in result["proxies"] if p["state"] == "ERROR"]
+    assert sorted(p["pod"] for p in errors) == pods[:2], result["table"]
+    assert "rejected by simulated proxy" in errors[0]["errors"]["CDS"]
+    assert "2 proxies ERROR" in result["msg"]
+
+
+@pytest.mark.parametrize("args, expected", [
+    ({"namespaces": ["no-such-namespace"]}, "namespaces names no-such-namespace, which do not exist"),
+    ({"max_not_synced_percent": 150}, "max_not_synced_percent is 150.0: give a percentage from 0 to 100"),
+    ({"label_selector": "app=(shop"}, "label_selector 'app=(shop' does not parse"),
+])
+def test_bad_input_is_refused_with_a_clear_error(sandbox, mesh, audit, args, expected):
+    since = now()
+    run, result = proxy_status(dict({"istiod_address": istiod_address(sandbox)}, **args))
+    assert run.rc != 0
+    assert expected in result["msg"], result["msg"]
+    assert audit.writes(since) == []
+
+
+def test_stopped_istiod_fails_fast_naming_istiod(sandbox, mesh):
+    ns, _pods = mesh
+    assert sandbox.istiod_down("default")
+    try:
+        started = time.time()
+        run, result = proxy_status({"namespaces": [ns], "istiod_address": istiod_address(sandbox), "wait": True,
+                                    "wait_timeout": 120})
+        took = time.time() - started
+        assert run.rc != 0
+        assert "istiod is unreachable at %s/debug/syncz" % istiod_address(sandbox) in result["msg"], result["msg"]
+        assert took < 30, "waited %.0fs for an istiod that is down" % took
+    finally:
+        sandbox.istiod_up("default")
