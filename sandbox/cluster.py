@@ -531,8 +531,7 @@ class Sandbox:
         self.out(f"sandbox: starting proxies: {len(pods)} simulated sidecars in {', '.join(namespaces)} "
                  f"({len(stale)} stale, {len(error)} error) to istiod-{revision}")
         proc = self._spawn("proxies", [f"--config={path}"], binary_name="sandbox-proxies")
-        wanted = {f"sidecar~{p['ip']}~{p['name']}.{p['namespace']}~{p['namespace']}.svc.cluster.local"
-                  for p in doc["pods"]}
+        wanted = {f"{p['name']}.{p['namespace']}" for p in doc["pods"]}  # syncz names proxies pod.namespace
         try:
             self._wait("proxies", proc, lambda: wanted <= {s.get("proxy") for s in self.syncz(revision)},
                        timeout=timeout)
