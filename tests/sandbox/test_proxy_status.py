@@ -102,6 +102,22 @@ def test_three_stale_proxies_are_reported_and_fail_the_threshold(sandbox, mesh):
     assert run.rc != 0 and "3 proxies STALE" in result["msg"]
 
 
+def test_istioctl_json_source_agrees_with_syncz(sandbox, mesh):
+    """The real istioctl (proxy-status -o json over xDS, with a service-account token) sees the same states."""
+    ns, pods = mesh
+    xds = "127.0.0.1:%d" % sandbox.istiod_ports(sandbox.istiod_offset("default"))["secure_grpc"]
+    run, by_istioctl = proxy_status({"namespaces": [ns], "source": "istioctl",
+                                     "istioctl_path": str(sandbox.bin("istioctl")),
+                                     "istioctl_args": ["--xds-address", xds, "--insecure"]})
+    assert run.rc == 0, run.stdout[-3000:]
+    assert by_istioctl["source"] == "istioctl"
+    _run, by_syncz = proxy_status({"namespaces": [ns], "istiod_address": istiod_address(sandbox)})
+    states = dict((p["name"], p["state"]) for p in by_istioctl["proxies"])
+    assert states == dict((p["name"], p["state"]) for p in by_syncz["proxies"])
+    assert sorted(name for name, state in states.items() if state == "STALE") == ["%s.%s" % (p, ns) for p in pods[:3]]
+    assert set(p["istiod"] for p in by_istioctl["proxies"]) == {"istiod-default-sandbox"}
+
+
 def test_rejecting_proxies_are_reported_error(sandbox, mesh):
     ns, pods = mesh
     sandbox.proxies_up(ns, error=pods[:2])

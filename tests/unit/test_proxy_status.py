@@ -207,7 +207,32 @@ def test_table_1_24_states_with_ages():
     assert proxy["types"]["CDS"] == "SYNCED" and proxy["types"]["RDS"] == "STALE"
 
 
+# istioctl 1.31 (sandbox build), proxy-status -v 1: every type a column, in type order, with ages
+TABLE_1_31_VERBOSE = """\
+NAME                         CLUSTER        CDS             ECDS        EDS             LDS             RDS             ISTIOD                     VERSION
+web-84cd44fcbb-5dz7v.ps1     Kubernetes     STALE (5s)      IGNORED     IGNORED         STALE (5s)      IGNORED         istiod-default-sandbox     1.31-alpha.eed52ebb66ad
+web-84cd44fcbb-f7wqm.ps1     Kubernetes     SYNCED (5s)     IGNORED     SYNCED (5s)     SYNCED (5s)     SYNCED (5s)     istiod-default-sandbox     1.31-alpha.eed52ebb66ad
+"""
+# istioctl 1.31 default table: subscribed types only
+TABLE_1_31 = """\
+NAME                         CLUSTER        ISTIOD                     VERSION                     SUBSCRIBED TYPES
+web-84cd44fcbb-5dz7v.ps1     Kubernetes     istiod-default-sandbox     1.31-alpha.eed52ebb66ad     2 (CDS,LDS)
+"""
+
+
+def test_table_1_31_verbose_with_types_in_another_order():
+    stale, synced = ps.parse_table(TABLE_1_31_VERBOSE)
+    assert stale["types"] == {"CDS": "STALE", "LDS": "STALE", "EDS": "IGNORED", "RDS": "IGNORED", "ECDS": "IGNORED"}
+    assert stale["state"] == "STALE" and stale["istiod"] == "istiod-default-sandbox"
+    assert synced["types"]["RDS"] == "SYNCED" and synced["version"] == "1.31-alpha.eed52ebb66ad"
+
+
 def test_table_with_subscribed_types_only_is_refused():
+    with pytest.raises(ps.ProxyStatusError, match="subscribed types"):
+        ps.parse_table(TABLE_1_31)
+
+
+def test_table_with_subscribed_types_only_is_refused_synthetic():
     text = tabwriter([["NAME", "CLUSTER", "ISTIOD", "VERSION", "SUBSCRIBED TYPES"],
                       ["details-v1-1.default", "Kubernetes", "istiod-1", "1.27.0", "4 (CDS,LDS,EDS,RDS)"]])
     with pytest.raises(ps.ProxyStatusError, match="subscribed types"):
