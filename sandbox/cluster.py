@@ -486,6 +486,7 @@ class Sandbox:
 
     def _running_pods(self, namespace):
         try:
+            self.api("GET", f"/api/v1/namespaces/{namespace}")
             pods = self.api("GET", f"/api/v1/namespaces/{namespace}/pods")["items"]
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
@@ -505,7 +506,9 @@ class Sandbox:
         stale, error = set(stale or ()), set(error or ())
         if stale & error:
             raise SandboxError(f"pods both --stale and --error: {', '.join(sorted(stale & error))}; name each once")
-        self._check_binaries(["sandbox-proxies"])
+        if not os.access(self.bin("sandbox-proxies"), os.X_OK):
+            raise SandboxError(f"simulated sidecars not built ({self.bin('sandbox-proxies')}); build them with "
+                               "'python -m sandbox build proxies' (seconds once istio is built)")
         if self._owned_pid("kube-apiserver") is None:
             raise SandboxError("the sandbox is not up; run 'python -m sandbox up' first")
         if self._owned_pid(f"istiod-{revision}") is None:

@@ -20,6 +20,27 @@ def test_binaries_are_keyed_by_version(tmp_path):
     assert config.binary(paths, versions, "kube-apiserver").name == "kube-apiserver-v1.2.3"
     assert config.binary(paths, versions, "etcd").name == "etcd-v3.6.0"
     assert config.binary(paths, versions, "istioctl").name == "istioctl-9.9"
+    # the simulated sidecars are keyed by the Istio version and their own source, as sandbox/build.sh names them
+    proxies = config.binary(paths, versions, "sandbox-proxies").name
+    digest = __import__("hashlib").sha256(config.PROXIES_SOURCE.read_bytes()).hexdigest()[:12]
+    assert proxies == "sandbox-proxies-9.9-" + digest
+
+
+def test_build_script_names_the_proxies_binary_like_python():
+    script = (config.REPO_ROOT / "sandbox" / "build.sh").read_text()
+    assert 'sum=$(sha256sum "$here/proxies/main.go" | cut -c1-12)' in script
+    assert "local name=sandbox-proxies-$v-$sum" in script and "v=$ISTIO_VERSION sum" in script
+
+
+def test_proxies_refuse_a_pod_both_stale_and_error(tmp_path):
+    from sandbox.cluster import Sandbox, SandboxError
+    box = Sandbox(paths=config.Paths(cache=tmp_path, state=tmp_path / "state"), out=lambda *_: None)
+    try:
+        box.proxies_up(["shop"], stale=["a", "b"], error=["b"])
+    except SandboxError as exc:
+        assert "pods both --stale and --error: b" in str(exc)
+    else:
+        raise AssertionError("accepted a pod both stale and error")
 
 
 def test_audit_writes_ignore_reads_reviews_and_other_users(tmp_path):
