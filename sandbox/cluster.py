@@ -5,6 +5,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -103,10 +104,29 @@ class Sandbox:
                     stage["spec"]["delay"] = {"durationMilliseconds": delay}
         settings = {"apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokConfiguration",
                     "options": {"podPlayStageParallelism": 16, "nodePlayStageParallelism": 4, "nodeLeaseParallelism": 4,
-                                "podsOnNodeSyncParallelism": 1, "enablePodsOnNodeSyncListPager": True}}
+                                "podsOnNodeSyncParallelism": 1, "enablePodsOnNodeSyncListPager": True,
+                                # pod logs and port-forward through the API server (off in a config file unless set)
+                                "enableDebuggingHandlers": True}}
         path = self.paths.state / "kwok.yaml"
-        path.write_text(yaml.safe_dump_all([settings] + stages, sort_keys=False))
+        path.write_text(yaml.safe_dump_all([settings] + stages + self._istiod_pod_rules(), sort_keys=False))
         return path
+
+    def _istiod_pod_rules(self, namespace="istio-system"):
+        """kwok rules that make the istiod pods answer for the out-of-cluster istiod of the default revision:
+        `kubectl logs` of their discovery container serves its log, and port-forward to 15010, 15012, 15014
+        and 8080 reaches its ports (so istioctl works in its default mode, which port-forwards to istiod)."""
+        ports = self.istiod_ports(0)
+        selector = {"matchNamespaces": [namespace]}
+        return [
+            {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterLogs", "metadata": {"name": "istiod"},
+             "spec": {"selector": selector, "logs": [{"containers": ["discovery"], "follow": True,
+                                                      "logsFile": str(self.paths.logs / "istiod-default.cri.log")}]}},
+            {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterPortForward", "metadata": {"name": "istiod"},
+             "spec": {"selector": selector, "forwards": [
+                 {"ports": [pod_port], "target": {"port": ports[local], "address": "127.0.0.1"}}
+                 for pod_port, local in ((15010, "grpc"), (15012, "secure_grpc"), (15014, "monitoring"),
+                                         (8080, "http"))]}},
+        ]
 
     # ---- process records ---------------------------------------------------------------------
     def _record(self, name):
@@ -192,13 +212,24 @@ class Sandbox:
                                ". Stop whatever holds it (see 'ss -ltnp'), or run 'python -m sandbox down' if it is "
                                "an old sandbox from another checkout.")
 
-    def _spawn(self, name, args, env=None, binary_name=None, cwd=None):
+    def _spawn(self, name, args, env=None, binary_name=None, cwd=None, cri_log=False):
+        """Start a process with its output in logs/<name>.log (and, with cri_log, also in logs/<name>.cri.log
+        in the CRI format, through sandbox/crilog.py, for kwok to serve as its pod's logs)."""
         binary = str(self.bin(binary_name or name))
         log = self.paths.logs / f"{name}.log"
-        with open(log, "ab") as handle:
-            proc = subprocess.Popen([binary] + args, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    cwd=cwd or self.paths.state, env={**os.environ, **(env or {})},
-                                    start_new_session=True)
+        spawn = dict(stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd or self.paths.state,
+                     env={**os.environ, **(env or {})}, start_new_session=True)
+        if cri_log:
+            copier = subprocess.Popen([sys.executable, str(config.REPO_ROOT / "sandbox" / "crilog.py"), str(log),
+                                       str(self.paths.logs / f"{name}.cri.log")], stdin=subprocess.PIPE,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            try:
+                proc = subprocess.Popen([binary] + args, stdout=copier.stdin, **spawn)
+            finally:
+                copier.stdin.close()  # the copier ends when the process closes its output
+        else:
+            with open(log, "ab") as handle:
+                proc = subprocess.Popen([binary] + args, stdout=handle, **spawn)
         self._pidfile(name).write_text(json.dumps({"pid": proc.pid, "binary": binary, "started": time.time(),
                                                    "ticks": self._start_ticks(proc.pid)}))
         return proc
@@ -267,6 +298,7 @@ class Sandbox:
                     f"--audit-policy-file={st / 'audit-policy.yaml'}", f"--audit-log-path={self.paths.audit_log}",
                     "--audit-log-format=json", "--audit-log-maxsize=200", "--audit-log-maxbackup=1",
                     "--max-requests-inflight=800", "--max-mutating-requests-inflight=400", "--profiling=false",
+                    "--kubelet-preferred-address-types=InternalIP",  # kwok's kubelet endpoint on 127.0.0.1
                     f"--cert-dir={st / 'apiserver-certs'}"]
         if name == "kube-controller-manager":
             kc = self._kubeconfig_for(name)
@@ -286,7 +318,8 @@ class Sandbox:
         if name == "kwok":
             return [f"--kubeconfig={self._kubeconfig_for('kwok')}", f"--config={st / 'kwok.yaml'}",
                     "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-                    "--cidr=10.244.0.1/16", "--node-ip=127.0.0.1", f"--server-address=127.0.0.1:{p.kwok}",
+                    "--cidr=10.244.0.1/16", "--node-ip=127.0.0.1", f"--node-port={p.kwok}",
+                    f"--server-address=127.0.0.1:{p.kwok}",
                     "--node-lease-duration-seconds=40"]
         raise KeyError(name)
 
@@ -327,7 +360,11 @@ class Sandbox:
                          "labels": {"kubernetes.io/hostname": NODE_NAME, "kubernetes.io/os": "linux",
                                     "kubernetes.io/arch": "amd64", "type": "kwok"}},
             "status": {"allocatable": {"cpu": "64", "memory": "256Gi", "pods": "2000"},
-                       "capacity": {"cpu": "64", "memory": "256Gi", "pods": "2000"}},
+                       "capacity": {"cpu": "64", "memory": "256Gi", "pods": "2000"},
+                       # the API server reaches kwok's kubelet endpoint here (logs, port-forward)
+                       "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
+                                     {"type": "Hostname", "address": "localhost"}],
+                       "daemonEndpoints": {"kubeletEndpoint": {"Port": self.ports.kwok}}},
         }
         try:
             self.api("POST", "/api/v1/nodes", node)
@@ -465,7 +502,7 @@ class Sandbox:
                 f"--monitoringAddr=127.0.0.1:{ports['monitoring']}", f"--httpsAddr=127.0.0.1:{ports['webhook']}",
                 f"--meshConfig={workdir / 'mesh-from-configmap'}", "--log_output_level=default:info"]
         self.out(f"sandbox: starting {name} (webhooks on https://localhost:{ports['webhook']})")
-        proc = self._spawn(name, args, env=env, binary_name="pilot-discovery", cwd=workdir)
+        proc = self._spawn(name, args, env=env, binary_name="pilot-discovery", cwd=workdir, cri_log=True)
         try:
             self._wait(name, proc, lambda: self._get(f"http://127.0.0.1:{ports['http']}/ready")[0] == 200,
                        timeout=120)

@@ -88,6 +88,8 @@ def parse_syncz(items, istiod):
     proxies = []
     by_url = dict((short, url) for url, short in TYPE_URLS.items())
     for item in items:
+        if not item.get("cluster_id") and not any(item.get(f + "_sent") for f in SYNCZ_FIELDS.values()):
+            continue  # a tool's debug connection (istioctl), not a proxy; istiod's xDS status omits these too
         resources = item.get("resources") or {}
         types, errors = {}, {}
         for short in TYPES:
@@ -341,14 +343,50 @@ class ProxyStatus(object):
 
 # ---- sources ---------------------------------------------------------------------------------------
 
-def parse_http_response(raw):
-    """(status, body) from a raw HTTP/1.x response (what a port-forwarded socket returns)."""
-    head, _sep, body = raw.partition(b"\r\n\r\n")
-    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
-    parts = status_line.split(" ", 2)
+def _dechunk(body):
+    """(decoded, complete) of a chunked transfer-encoded body."""
+    out, index = b"", 0
+    while True:
+        end = body.find(b"\r\n", index)
+        if end < 0:
+            return out, False
+        size = int(body[index:end].split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            return out, True
+        start = end + 2
+        if len(body) < start + size + 2:
+            return out, False
+        out += body[start:start + size]
+        index = start + size + 2
+
+
+def http_response(raw, eof=True):
+    """(status, body, complete) from raw HTTP/1.x bytes read so far; complete when the body is whole
+    (by Content-Length, the last chunk, or the end of the stream)."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        if eof:
+            raise ProxyStatusError("istiod answered something that is not HTTP: %r" % raw[:80])
+        return None, None, False
+    lines = head.split(b"\r\n")
+    parts = lines[0].decode("latin-1").split(" ", 2)
     if len(parts) < 2 or not parts[0].startswith("HTTP/"):
-        raise ProxyStatusError("istiod answered something that is not HTTP: %r" % status_line[:80])
-    return int(parts[1]), body
+        raise ProxyStatusError("istiod answered something that is not HTTP: %r" % lines[0][:80])
+    headers = dict((k.strip().lower(), v.strip()) for k, _s, v in
+                   (line.decode("latin-1").partition(":") for line in lines[1:]))
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        body, complete = _dechunk(body)
+    elif "content-length" in headers:
+        complete = len(body) >= int(headers["content-length"])
+    else:
+        complete = eof
+    return int(parts[1]), body, complete or eof
+
+
+def parse_http_response(raw):
+    """(status, body) from a whole raw HTTP/1.x response."""
+    status, body, _complete = http_response(raw)
+    return status, body
 
 
 def syncz_from_address(open_url, address, timeout=10):
@@ -373,6 +411,9 @@ def syncz_from_address(open_url, address, timeout=10):
     return read
 
 
+SYNCZ_REQUEST = b"GET /debug/syncz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+
+
 def syncz_from_pods(list_pods, forward, istio_namespace, revision=None, port=15014):
     """A reader of /debug/syncz from every Running istiod pod, through the API server's pod port-forward."""
     selector = "app=istiod" + (",istio.io/rev=%s" % revision if revision else "")
@@ -386,8 +427,7 @@ def syncz_from_pods(list_pods, forward, istio_namespace, revision=None, port=150
         for pod in pods:
             name = pod["metadata"]["name"]
             try:
-                status, body = parse_http_response(forward(name, istio_namespace, port,
-                                                           b"GET /debug/syncz HTTP/1.0\r\nHost: localhost\r\n\r\n"))
+                status, body = parse_http_response(forward(name, istio_namespace, port, SYNCZ_REQUEST))
             except ProxyStatusError:
                 raise
             except Exception as exc:  # pylint: disable=broad-except
@@ -434,15 +474,15 @@ def port_forward_request(api_client, pod, namespace, port, request, timeout=10):
         sock = forward.socket(port)
         sock.settimeout(timeout)
         sock.sendall(request)
-        chunks = []
-        while True:
+        raw = b""
+        while True:  # stop at the end of the body: a forwarded connection may not report the server's close
             data = sock.recv(65536)
-            if not data:
+            raw += data
+            if not data or http_response(raw, eof=False)[2]:
                 break
-            chunks.append(data)
         error = forward.error(port)
         if error:
             raise ProxyStatusError("port-forward to %s/%s:%d failed: %s" % (namespace, pod, port, error))
-        return b"".join(chunks)
+        return raw
     finally:
         forward.close()

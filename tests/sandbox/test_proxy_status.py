@@ -1,12 +1,15 @@
 """proxy_status against the real istiod, with simulated sidecars as real xDS clients
 (python -m sandbox proxies). The tests run in file order and share one namespace of 20 pods."""
 import json
+import os
+import subprocess
 import tempfile
 import time
 
 import pytest
 from kubernetes import client
 
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.proxy_status import parse_istioctl_json
 from tests.helpers.audit import now
 from tests.helpers.cluster import all_available, delete_namespaces, deployment, wait_for
 from tests.helpers.playbook import run_playbook
@@ -63,6 +66,33 @@ def test_twenty_simulated_proxies_are_synced(sandbox, mesh, audit):
         assert proxy["istiod"] == istiod_address(sandbox)
     assert result["changed"] is False and result["source"] == "syncz"
     assert audit.writes(since) == []
+
+
+def test_istioctl_default_mode_lists_the_same_twenty(sandbox, mesh):
+    """The real istioctl, in its default mode, port-forwards to the istiod pod through the API server."""
+    ns, pods = mesh
+    env = dict(os.environ, KUBECONFIG=str(sandbox.paths.kubeconfig))
+    istioctl = str(sandbox.bin("istioctl"))
+    out = subprocess.run([istioctl, "proxy-status", "-o", "json", "-n", ns], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    by_istioctl = parse_istioctl_json(out.stdout)
+    assert sorted(p["pod"] for p in by_istioctl) == pods
+    assert all(p["state"] == "SYNCED" for p in by_istioctl)
+    table = subprocess.run([istioctl, "proxy-status"], env=env, capture_output=True, text=True, timeout=120)
+    assert table.returncode == 0, table.stderr
+    assert sorted(line.split()[0] for line in table.stdout.splitlines() if line.endswith(")")
+                  and line.split()[0].endswith("." + ns)) == ["%s.%s" % (p, ns) for p in pods]
+
+
+def test_module_reads_syncz_through_port_forward(sandbox, mesh, api_client):
+    ns, pods = mesh
+    run, result = proxy_status({"namespaces": [ns], "source": "syncz", "fail_on": ["STALE", "ERROR"]})
+    assert run.rc == 0, run.stdout[-3000:]
+    assert result["summary"]["proxies"]["SYNCED"] == PODS
+    istiod_pods = [p.metadata.name for p in client.CoreV1Api(api_client).list_namespaced_pod(
+        "istio-system", label_selector="app=istiod").items]
+    assert set(p["istiod"] for p in result["proxies"]) <= set(istiod_pods)
 
 
 def test_check_mode_reads_the_same(sandbox, mesh):

@@ -83,6 +83,13 @@ def test_syncz_of_older_releases_without_resources_or_ecds():
     assert proxy["state"] == "SYNCED" and proxy["types"]["ECDS"] == "NOT SENT"
 
 
+def test_syncz_skips_debug_connections_of_tools():
+    tool = {"proxy": "test-1.default", "proxy_type": "sidecar", "istio_version": "65536.65536.65536"}
+    fresh = {"proxy": "new-1.shop", "proxy_type": "sidecar", "cluster_id": "Kubernetes", "istio_version": "1.31.0"}
+    proxies = ps.parse_syncz([tool, fresh, syncz_item("a", "shop")], "istiod")
+    assert [(p["name"], p["state"]) for p in proxies] == [("new-1.shop", "NOT SENT"), ("a.shop", "SYNCED")]
+
+
 def test_syncz_that_is_not_a_list_is_refused():
     with pytest.raises(ps.ProxyStatusError, match="not return a list"):
         ps.parse_syncz({"error": "x"}, "istiod")
@@ -358,6 +365,19 @@ def test_syncz_through_port_forward_reads_every_running_istiod():
     read = ps.syncz_from_pods(lambda ns, sel: pods, forward, "istio-system")
     assert sorted((p["name"], p["istiod"]) for p in read()) == [("a.shop", "istiod-a"), ("b.shop", "istiod-b")]
     assert forwarded == [("istiod-a", "istio-system", 15014), ("istiod-b", "istio-system", 15014)]
+
+
+def test_http_response_is_complete_by_length_or_last_chunk():
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"
+    assert ps.http_response(head + b"01234", eof=False)[2] is False
+    assert ps.http_response(head + b"0123456789", eof=False) == (200, b"0123456789", True)
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n[1,2,\r\n"
+    assert ps.http_response(chunked, eof=False)[2] is False
+    assert ps.http_response(chunked + b"2\r\n3]\r\n0\r\n\r\n", eof=False) == (200, b"[1,2,3]", True)
+    assert ps.http_response(b"HTTP/1.1 20", eof=False) == (None, None, False)
+    assert ps.parse_http_response(b"HTTP/1.0 503 Service Unavailable\r\n\r\nnot ready") == (503, b"not ready")
+    with pytest.raises(ps.ProxyStatusError, match="not HTTP"):
+        ps.parse_http_response(b"SSH-2.0-OpenSSH\r\n\r\n")
 
 
 def test_no_running_istiod_pod_names_istiod():
