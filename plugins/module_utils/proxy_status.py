@@ -442,7 +442,8 @@ def syncz_from_pods(list_pods, forward, istio_namespace, revision=None, port=150
 
 
 ISTIOCTL_UNREACHABLE = re.compile(r"no running Istio pods|failed to connect|connection refused|deadline exceeded|"
-                                  r"unable to forward|error upgrading connection|no such host|i/o timeout",
+                                  r"unable to forward|error upgrading connection|no such host|i/o timeout|"
+                                  r"could not get XDS from discovery pod|code = Unavailable|connection reset",
                                   re.IGNORECASE)
 
 
@@ -482,7 +483,7 @@ def port_forward_request(api_client, pod, namespace, port, request, timeout=10):
                 break
         error = forward.error(port)
         if error:
-            raise ProxyStatusError("port-forward to %s/%s:%d failed: %s" % (namespace, pod, port, error))
+            raise IOError(error)
         return raw
     finally:
         forward.close()

@@ -173,16 +173,25 @@ def test_bad_input_is_refused_with_a_clear_error(sandbox, mesh, audit, args, exp
     assert audit.writes(since) == []
 
 
-def test_stopped_istiod_fails_fast_naming_istiod(sandbox, mesh):
+@pytest.mark.parametrize("source", ["istiod_address", "port-forward", "istioctl"])
+def test_stopped_istiod_fails_fast_naming_istiod(sandbox, mesh, source):
     ns, _pods = mesh
+    args = {"namespaces": [ns], "wait": True, "wait_timeout": 120}
+    args.update({"istiod_address": {"istiod_address": istiod_address(sandbox)},
+                 "port-forward": {"source": "syncz"},
+                 "istioctl": {"source": "istioctl", "istioctl_path": str(sandbox.bin("istioctl"))}}[source])
     assert sandbox.istiod_down("default")
     try:
         started = time.time()
-        run, result = proxy_status({"namespaces": [ns], "istiod_address": istiod_address(sandbox), "wait": True,
-                                    "wait_timeout": 120})
+        run, result = proxy_status(args)
         took = time.time() - started
         assert run.rc != 0
-        assert "istiod is unreachable at %s/debug/syncz" % istiod_address(sandbox) in result["msg"], result["msg"]
-        assert took < 30, "waited %.0fs for an istiod that is down" % took
+        expected = {"istiod_address": "istiod is unreachable at %s/debug/syncz" % istiod_address(sandbox),
+                    "port-forward": "is unreachable through port-forward to 15014",
+                    "istioctl": "istioctl could not reach istiod"}[source]
+        assert expected in result["msg"], result["msg"]
+        assert took < 45, "waited %.0fs for an istiod that is down" % took
     finally:
         sandbox.istiod_up("default")
+    # the simulated sidecars reconnect to the restarted istiod
+    wait_for(lambda: len([s for s in sandbox.syncz() if s.get("proxy", "").endswith("." + ns)]) == PODS, timeout=60)

@@ -400,7 +400,23 @@ def test_istioctl_json_then_table_when_o_is_unknown():
                      ["istioctl", "proxy-status", "--context", "prod"]]
 
 
-def test_istioctl_that_cannot_reach_istiod_names_istiod():
-    read = ps.istioctl_reader(lambda cmd: (1, "", "Error: no running Istio pods in \"istio-system\""), "istioctl")
+@pytest.mark.parametrize("stderr", [
+    'Error: no running Istio pods in "istio-system"',
+    'Error: could not get XDS from discovery pod "istiod-6c-7w": ADSC: failed running rpc error: code = Unavailable '
+    'desc = connection error: desc = "transport: authentication handshake failed: read: connection reset by peer"',
+])
+def test_istioctl_that_cannot_reach_istiod_names_istiod(stderr):
+    read = ps.istioctl_reader(lambda cmd: (1, "", stderr), "istioctl")
     with pytest.raises(ps.IstiodUnreachable, match="istioctl could not reach istiod"):
+        read()
+
+
+def test_port_forward_that_cannot_dial_istiod_names_the_istiod_pod():
+    pods = [{"metadata": {"name": "istiod-a"}, "status": {"phase": "Running"}}]
+
+    def forward(pod, namespace, port, request):
+        raise IOError("error forwarding port 15014 to pod istiod-a/istio-system: dial tcp: connection refused")
+    read = ps.syncz_from_pods(lambda ns, sel: pods, forward, "istio-system")
+    with pytest.raises(ps.IstiodUnreachable, match="istiod pod istio-system/istiod-a is unreachable through "
+                                                   "port-forward to 15014: error forwarding"):
         read()
