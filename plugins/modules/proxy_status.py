@@ -193,11 +193,14 @@ class LazyApi(object):
         self.module = module
         self.api = None
 
-    def list(self, kind, namespace, label_selector=None):
+    def connect(self):
         if self.api is None:
             from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import connect
             self.api = connect(self.module)
-        return self.api.list(kind, namespace, label_selector)
+        return self.api
+
+    def list(self, kind, namespace, label_selector=None):
+        return self.connect().list(kind, namespace, label_selector)
 
 
 def main():
@@ -250,8 +253,8 @@ def main():
                                   p["istiod_address"], p["timeout"])
     else:
         def forward(pod, namespace, port, request):
-            api.list("Namespace", None, "kubernetes.io/metadata.name=default")  # connects
-            return port_forward_request(api.api.client.client, pod, namespace, port, request, p["timeout"])
+            api_client = api.connect().client.client  # KubeApi -> DynamicClient -> ApiClient
+            return port_forward_request(api_client, pod, namespace, port, request, p["timeout"])
         read = syncz_from_pods(lambda ns, sel: api.list("Pod", ns, sel), forward, p["istio_namespace"],
                                p["revision"], p["istiod_port"])
 

@@ -131,3 +131,43 @@ def test_private_keys_are_never_readable_by_others(tmp_path):
     for key in pki_dir.glob("*.key"):
         assert stat.S_IMODE(key.stat().st_mode) == 0o600, key
     assert stat.S_IMODE(pki_dir.stat().st_mode) == 0o700
+
+
+def test_cri_log_lines_are_what_kubelet_writes():
+    import datetime
+    from sandbox.crilog import cri_line
+    at = datetime.datetime(2026, 11, 26, 13, 0, 1, 123456, tzinfo=datetime.timezone.utc)
+    assert cri_line(b"2026-11-26T13:00:01.1Z\tinfo\tready\n", at) == \
+        b"2026-11-26T13:00:01.123456Z stdout F 2026-11-26T13:00:01.1Z\tinfo\tready\n"
+
+
+def test_kwok_serves_the_istiod_pods_logs_and_ports(tmp_path, monkeypatch):
+    from sandbox.cluster import Sandbox
+    monkeypatch.setenv("SANDBOX_PORT_SHIFT", "5000")
+    box = Sandbox(paths=config.Paths(cache=tmp_path, state=tmp_path / "state"), ports=config.default_ports(),
+                  out=lambda *_: None)
+    logs, forward = box._istiod_pod_rules()
+    assert logs["kind"] == "ClusterLogs" and logs["spec"]["selector"] == {"matchNamespaces": ["istio-system"]}
+    assert logs["spec"]["logs"] == [{"containers": ["discovery"], "follow": True,
+                                     "logsFile": str(tmp_path / "state" / "logs" / "istiod-default.cri.log")}]
+    targets = dict((f["ports"][0], (f["target"]["address"], f["target"]["port"])) for f in forward["spec"]["forwards"])
+    assert targets == {15010: ("127.0.0.1", 20010), 15012: ("127.0.0.1", 20012), 15014: ("127.0.0.1", 20014),
+                       8080: ("127.0.0.1", 20080)}
+    kwok = box._args("kwok")
+    assert "--node-port=21280" in kwok and "--server-address=127.0.0.1:21280" in kwok
+    assert "--kubelet-preferred-address-types=InternalIP" in box._args("kube-apiserver")
+
+
+def test_kwok_config_turns_the_debugging_handlers_on(tmp_path):
+    import yaml
+    from sandbox.cluster import Sandbox
+    versions = config.load_versions()
+    share = tmp_path / "share" / f"kwok-{versions['KWOK_VERSION']}"
+    share.mkdir(parents=True)
+    (share / "stages.yaml").write_text(yaml.safe_dump(
+        {"kind": "Stage", "metadata": {"name": "pod-ready"}, "spec": {"selector": {"matchExpressions": []}}}))
+    box = Sandbox(paths=config.Paths(cache=tmp_path, state=tmp_path / "state"), out=lambda *_: None)
+    (tmp_path / "state").mkdir()
+    docs = list(yaml.safe_load_all(box._write_kwok_config().read_text()))
+    assert docs[0]["kind"] == "KwokConfiguration" and docs[0]["options"]["enableDebuggingHandlers"] is True
+    assert [d["kind"] for d in docs[1:]] == ["Stage", "ClusterLogs", "ClusterPortForward"]
