@@ -1,4 +1,4 @@
-"""python -m sandbox {build,up,down,status,env}"""
+"""python -m sandbox {build,up,down,status,env,istiod,proxies}"""
 import argparse
 import os
 import shlex
@@ -25,6 +25,12 @@ def main(argv=None):
     istiod.add_argument("--revision", default="default", help='"all" with down stops every revision')
     istiod.add_argument("--port-offset", type=int, default=None,
                         help="added to every istiod port (default: the revision's recorded slot)")
+    proxies = sub.add_parser("proxies", help="simulated sidecars: one xDS stream per Running pod to the real istiod")
+    proxies.add_argument("action", choices=["up", "down"])
+    proxies.add_argument("--namespace", action="append", default=[], help="repeatable; required with up")
+    proxies.add_argument("--stale", default="", help="pods (comma-separated) that never acknowledge (STALE)")
+    proxies.add_argument("--error", default="", help="pods (comma-separated) that reject every response (ERROR)")
+    proxies.add_argument("--revision", default="default", help="the istiod revision to connect to")
     args = parser.parse_args(argv)
 
     if args.command == "build":
@@ -57,6 +63,15 @@ def main(argv=None):
                 for revision in names or ["all"]:
                     stopped = revision != "all" and box.istiod_down(revision)
                     print(f"sandbox: istiod-{revision} {'stopped' if stopped else 'was not running'}")
+        elif args.command == "proxies":
+            if args.action == "down":
+                print(f"sandbox: proxies {'stopped' if box.proxies_down() else 'were not running'}")
+            else:
+                if not args.namespace:
+                    parser.error("proxies up needs --namespace")
+                split = lambda value: [v.strip() for v in value.split(",") if v.strip()]  # noqa: E731
+                count = box.proxies_up(args.namespace, split(args.stale), split(args.error), args.revision)
+                print(f"sandbox: proxies up: {count} streams connected to istiod-{args.revision}")
         elif args.command == "env":
             for key, value in box.env().items():
                 print(f"export {key}={shlex.quote(value)}")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the sandbox binaries from Go modules into a version-keyed cache:
 #   $ISTIO_RUNBOOKS_CACHE/bin/<component>-<version>   (default ~/.cache/istio-runbooks)
-# Usage: sandbox/build.sh [all|kubernetes|etcd|kwok|istio]...
+# Usage: sandbox/build.sh [all|kubernetes|etcd|kwok|istio|proxies]...
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
@@ -148,17 +148,33 @@ build_istio() {
   for c in "${need[@]}"; do mv "$gobin/$c" "$BIN/$c-$v"; done
 }
 
+build_proxies() {  # simulated sidecars (sandbox/proxies/main.go), keyed by the Istio version and the source
+  local v=$ISTIO_VERSION sum
+  sum=$(sha256sum "$here/proxies/main.go" | cut -c1-12)
+  local name=sandbox-proxies-$v-$sum
+  check_or_clear "$BIN/$name" && { say "proxies $v-$sum: cached"; return; }
+  say "proxies $v-$sum: building (seconds after the istio build, whose compiled packages it reuses; about 3 min alone)"
+  local src=$CACHE/src/proxies-$v-$sum
+  mkdir -p "$src"
+  cp "$here/proxies/main.go" "$src/main.go"
+  # istio.io/istio pins go-control-plane, grpc and protobuf to what the istio build already compiled
+  printf 'module istio-runbooks.local/sandbox-proxies\n\ngo 1.26\n\nrequire istio.io/istio %s\n' "$ISTIO_MODULE_VERSION" >"$src/go.mod"
+  (cd "$src" && run_go proxies go build -v -ldflags "-s -w -X main.version=$v" -o "$BIN/.$name.tmp" .)
+  mv "$BIN/.$name.tmp" "$BIN/$name"
+}
+
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(all)
 start=$SECONDS
 for t in "${targets[@]}"; do
   case $t in
-    all) build_etcd; build_kwok; build_kubernetes; build_istio ;;
+    all) build_etcd; build_kwok; build_kubernetes; build_istio; build_proxies ;;
     kubernetes) build_kubernetes ;;
     etcd) build_etcd ;;
     kwok) build_kwok ;;
     istio) build_istio ;;
-    *) die "unknown target '$t' (valid: all kubernetes etcd kwok istio)" ;;
+    proxies) build_proxies ;;
+    *) die "unknown target '$t' (valid: all kubernetes etcd kwok istio proxies)" ;;
   esac
 done
 say "all requested binaries ready in $BIN ($((SECONDS - start))s)"

@@ -5,6 +5,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -103,10 +104,29 @@ class Sandbox:
                     stage["spec"]["delay"] = {"durationMilliseconds": delay}
         settings = {"apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokConfiguration",
                     "options": {"podPlayStageParallelism": 16, "nodePlayStageParallelism": 4, "nodeLeaseParallelism": 4,
-                                "podsOnNodeSyncParallelism": 1, "enablePodsOnNodeSyncListPager": True}}
+                                "podsOnNodeSyncParallelism": 1, "enablePodsOnNodeSyncListPager": True,
+                                # pod logs and port-forward through the API server (off in a config file unless set)
+                                "enableDebuggingHandlers": True}}
         path = self.paths.state / "kwok.yaml"
-        path.write_text(yaml.safe_dump_all([settings] + stages, sort_keys=False))
+        path.write_text(yaml.safe_dump_all([settings] + stages + self._istiod_pod_rules(), sort_keys=False))
         return path
+
+    def _istiod_pod_rules(self, namespace="istio-system"):
+        """kwok rules that make the istiod pods answer for the out-of-cluster istiod of the default revision:
+        `kubectl logs` of their discovery container serves its log, and port-forward to 15010, 15012, 15014
+        and 8080 reaches its ports (so istioctl works in its default mode, which port-forwards to istiod)."""
+        ports = self.istiod_ports(0)
+        selector = {"matchNamespaces": [namespace]}
+        return [
+            {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterLogs", "metadata": {"name": "istiod"},
+             "spec": {"selector": selector, "logs": [{"containers": ["discovery"], "follow": True,
+                                                      "logsFile": str(self.paths.logs / "istiod-default.cri.log")}]}},
+            {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterPortForward", "metadata": {"name": "istiod"},
+             "spec": {"selector": selector, "forwards": [
+                 {"ports": [pod_port], "target": {"port": ports[local], "address": "127.0.0.1"}}
+                 for pod_port, local in ((15010, "grpc"), (15012, "secure_grpc"), (15014, "monitoring"),
+                                         (8080, "http"))]}},
+        ]
 
     # ---- process records ---------------------------------------------------------------------
     def _record(self, name):
@@ -192,13 +212,24 @@ class Sandbox:
                                ". Stop whatever holds it (see 'ss -ltnp'), or run 'python -m sandbox down' if it is "
                                "an old sandbox from another checkout.")
 
-    def _spawn(self, name, args, env=None, binary_name=None, cwd=None):
+    def _spawn(self, name, args, env=None, binary_name=None, cwd=None, cri_log=False):
+        """Start a process with its output in logs/<name>.log (and, with cri_log, also in logs/<name>.cri.log
+        in the CRI format, through sandbox/crilog.py, for kwok to serve as its pod's logs)."""
         binary = str(self.bin(binary_name or name))
         log = self.paths.logs / f"{name}.log"
-        with open(log, "ab") as handle:
-            proc = subprocess.Popen([binary] + args, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    cwd=cwd or self.paths.state, env={**os.environ, **(env or {})},
-                                    start_new_session=True)
+        spawn = dict(stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd or self.paths.state,
+                     env={**os.environ, **(env or {})}, start_new_session=True)
+        if cri_log:
+            copier = subprocess.Popen([sys.executable, str(config.REPO_ROOT / "sandbox" / "crilog.py"), str(log),
+                                       str(self.paths.logs / f"{name}.cri.log")], stdin=subprocess.PIPE,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            try:
+                proc = subprocess.Popen([binary] + args, stdout=copier.stdin, **spawn)
+            finally:
+                copier.stdin.close()  # the copier ends when the process closes its output
+        else:
+            with open(log, "ab") as handle:
+                proc = subprocess.Popen([binary] + args, stdout=handle, **spawn)
         self._pidfile(name).write_text(json.dumps({"pid": proc.pid, "binary": binary, "started": time.time(),
                                                    "ticks": self._start_ticks(proc.pid)}))
         return proc
@@ -267,6 +298,7 @@ class Sandbox:
                     f"--audit-policy-file={st / 'audit-policy.yaml'}", f"--audit-log-path={self.paths.audit_log}",
                     "--audit-log-format=json", "--audit-log-maxsize=200", "--audit-log-maxbackup=1",
                     "--max-requests-inflight=800", "--max-mutating-requests-inflight=400", "--profiling=false",
+                    "--kubelet-preferred-address-types=InternalIP",  # kwok's kubelet endpoint on 127.0.0.1
                     f"--cert-dir={st / 'apiserver-certs'}"]
         if name == "kube-controller-manager":
             kc = self._kubeconfig_for(name)
@@ -286,7 +318,8 @@ class Sandbox:
         if name == "kwok":
             return [f"--kubeconfig={self._kubeconfig_for('kwok')}", f"--config={st / 'kwok.yaml'}",
                     "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-                    "--cidr=10.244.0.1/16", "--node-ip=127.0.0.1", f"--server-address=127.0.0.1:{p.kwok}",
+                    "--cidr=10.244.0.1/16", "--node-ip=127.0.0.1", f"--node-port={p.kwok}",
+                    f"--server-address=127.0.0.1:{p.kwok}",
                     "--node-lease-duration-seconds=40"]
         raise KeyError(name)
 
@@ -327,7 +360,11 @@ class Sandbox:
                          "labels": {"kubernetes.io/hostname": NODE_NAME, "kubernetes.io/os": "linux",
                                     "kubernetes.io/arch": "amd64", "type": "kwok"}},
             "status": {"allocatable": {"cpu": "64", "memory": "256Gi", "pods": "2000"},
-                       "capacity": {"cpu": "64", "memory": "256Gi", "pods": "2000"}},
+                       "capacity": {"cpu": "64", "memory": "256Gi", "pods": "2000"},
+                       # the API server reaches kwok's kubelet endpoint here (logs, port-forward)
+                       "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
+                                     {"type": "Hostname", "address": "localhost"}],
+                       "daemonEndpoints": {"kubeletEndpoint": {"Port": self.ports.kwok}}},
         }
         try:
             self.api("POST", "/api/v1/nodes", node)
@@ -465,7 +502,7 @@ class Sandbox:
                 f"--monitoringAddr=127.0.0.1:{ports['monitoring']}", f"--httpsAddr=127.0.0.1:{ports['webhook']}",
                 f"--meshConfig={workdir / 'mesh-from-configmap'}", "--log_output_level=default:info"]
         self.out(f"sandbox: starting {name} (webhooks on https://localhost:{ports['webhook']})")
-        proc = self._spawn(name, args, env=env, binary_name="pilot-discovery", cwd=workdir)
+        proc = self._spawn(name, args, env=env, binary_name="pilot-discovery", cwd=workdir, cri_log=True)
         try:
             self._wait(name, proc, lambda: self._get(f"http://127.0.0.1:{ports['http']}/ready")[0] == 200,
                        timeout=120)
@@ -476,6 +513,75 @@ class Sandbox:
 
     def istiod_down(self, revision="default"):
         return self._stop(f"istiod-{revision or 'default'}")
+
+    # ---- simulated sidecars --------------------------------------------------------------------
+    def syncz(self, revision="default", namespace=None):
+        """istiod's /debug/syncz (its sync status per connected proxy), read on 127.0.0.1."""
+        port = self.istiod_ports(self.istiod_offset(revision))["http"]
+        query = f"?namespace={namespace}" if namespace else ""
+        return json.loads(self._get(f"http://127.0.0.1:{port}/debug/syncz{query}", timeout=5)[1])
+
+    def _running_pods(self, namespace):
+        try:
+            self.api("GET", f"/api/v1/namespaces/{namespace}")
+            pods = self.api("GET", f"/api/v1/namespaces/{namespace}/pods")["items"]
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                raise SandboxError(f"namespace {namespace} not found; create it and its pods first") from None
+            raise
+        return [p for p in pods if p.get("status", {}).get("phase") == "Running" and p["status"].get("podIP")
+                and not p["metadata"].get("deletionTimestamp")]
+
+    def proxies_up(self, namespaces, stale=(), error=(), revision="default", timeout=60):
+        """One process with one ADS stream per Running pod of the namespaces, to the revision's istiod.
+
+        Pods named in stale never acknowledge, pods named in error reject (NACK) every response; the others ACK.
+        A running proxies process is replaced. Returns the number of streams.
+        """
+        if isinstance(namespaces, str):
+            namespaces = [namespaces]
+        stale, error = set(stale or ()), set(error or ())
+        if stale & error:
+            raise SandboxError(f"pods both --stale and --error: {', '.join(sorted(stale & error))}; name each once")
+        if not os.access(self.bin("sandbox-proxies"), os.X_OK):
+            raise SandboxError(f"simulated sidecars not built ({self.bin('sandbox-proxies')}); build them with "
+                               "'python -m sandbox build proxies' (seconds once istio is built)")
+        if self._owned_pid("kube-apiserver") is None:
+            raise SandboxError("the sandbox is not up; run 'python -m sandbox up' first")
+        if self._owned_pid(f"istiod-{revision}") is None:
+            raise SandboxError(f"istiod-{revision} is not running; install Istio and run "
+                               f"'python -m sandbox istiod up --revision {revision}' first")
+        pods = [pod for ns in namespaces for pod in self._running_pods(ns)]
+        if not pods:
+            raise SandboxError(f"no Running pods in {', '.join(namespaces)}; nothing to simulate")
+        names = {p["metadata"]["name"] for p in pods}
+        unknown = sorted((stale | error) - names)
+        if unknown:
+            raise SandboxError(f"not Running pods of {', '.join(namespaces)}: {', '.join(unknown)}")
+        ports = self.istiod_ports(self.istiod_offset(revision))
+        doc = {"istiod": f"127.0.0.1:{ports['grpc']}", "cluster_id": "Kubernetes",
+               "istio_version": self.versions["ISTIO_VERSION"],
+               "pods": [{"name": p["metadata"]["name"], "namespace": p["metadata"]["namespace"],
+                         "ip": p["status"]["podIP"], "labels": p["metadata"].get("labels") or {},
+                         "mode": "stale" if p["metadata"]["name"] in stale
+                         else "error" if p["metadata"]["name"] in error else "synced"} for p in pods]}
+        self._stop("proxies")
+        path = self.paths.state / "proxies.json"
+        path.write_text(json.dumps(doc, indent=1))
+        self.out(f"sandbox: starting proxies: {len(pods)} simulated sidecars in {', '.join(namespaces)} "
+                 f"({len(stale)} stale, {len(error)} error) to istiod-{revision}")
+        proc = self._spawn("proxies", [f"--config={path}"], binary_name="sandbox-proxies")
+        wanted = {f"{p['name']}.{p['namespace']}" for p in doc["pods"]}  # syncz names proxies pod.namespace
+        try:
+            self._wait("proxies", proc, lambda: wanted <= {s.get("proxy") for s in self.syncz(revision)},
+                       timeout=timeout)
+        except BaseException:
+            self._stop("proxies")
+            raise
+        return len(pods)
+
+    def proxies_down(self):
+        return self._stop("proxies")
 
     # ---- stop --------------------------------------------------------------------------------
     def _stop(self, name, timeout=20):
@@ -502,7 +608,7 @@ class Sandbox:
             self.out("sandbox: nothing is running (no PID files); nothing to stop")
         else:
             self._clear_stale()
-            for name in self.istiod_names() + list(reversed(CONTROL_PLANE)):
+            for name in ["proxies"] + self.istiod_names() + list(reversed(CONTROL_PLANE)):
                 if self._stop(name):
                     self.out(f"sandbox: stopped {name}")
         if not keep_state and self.paths.state.exists():
@@ -530,7 +636,8 @@ class Sandbox:
 
     def status(self):
         rows = []
-        for name in CONTROL_PLANE + self.istiod_names():
+        extra = ["proxies"] if self._pidfile("proxies").exists() else []
+        for name in CONTROL_PLANE + self.istiod_names() + extra:
             pid = self._owned_pid(name)
             rows.append({"name": name, "pid": pid, "running": pid is not None,
                          "rss_mib": round(self.rss_kib(pid) / 1024, 1) if pid else 0})

@@ -1,10 +1,12 @@
 """Sandbox paths, ports and pinned versions."""
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VERSIONS_FILE = Path(__file__).resolve().parent / "versions.env"
+PROXIES_SOURCE = Path(__file__).resolve().parent / "proxies" / "main.go"
 
 
 def load_versions(path=VERSIONS_FILE):
@@ -81,6 +83,9 @@ def default_paths():
 
 def binary(paths, versions, name):
     """Cached binary path for a component, keyed by its version."""
+    if name == "sandbox-proxies":  # keyed by the Istio version and its own source, as sandbox/build.sh names it
+        digest = hashlib.sha256(PROXIES_SOURCE.read_bytes()).hexdigest()[:12]
+        return paths.bin / f"sandbox-proxies-{versions['ISTIO_VERSION']}-{digest}"
     key = {
         "etcd": "ETCD_VERSION",
         "kwok": "KWOK_VERSION",

@@ -125,12 +125,15 @@ def test_audit_log_records_writes(api_client, namespace, audit):
 
 def test_control_plane_listens_on_loopback_only(sandbox):
     import subprocess
-    pids = {str(row["pid"]) for row in sandbox.status() if row["running"]}
+    rows = [row for row in sandbox.status() if row["running"]]
+    pids = {str(row["pid"]) for row in rows if row["name"] != "proxies"}
+    clients = {str(row["pid"]) for row in rows if row["name"] == "proxies"}  # the simulated sidecars only dial
     out = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=False).stdout
     if not out:
         pytest.skip("ss is not available")
     seen = set()
     for line in out.splitlines():
+        assert not any(f"pid={pid}," in line for pid in clients), line
         owners = {pid for pid in pids if f"pid={pid}," in line}
         if owners:
             seen |= owners

@@ -20,6 +20,27 @@ def test_binaries_are_keyed_by_version(tmp_path):
     assert config.binary(paths, versions, "kube-apiserver").name == "kube-apiserver-v1.2.3"
     assert config.binary(paths, versions, "etcd").name == "etcd-v3.6.0"
     assert config.binary(paths, versions, "istioctl").name == "istioctl-9.9"
+    # the simulated sidecars are keyed by the Istio version and their own source, as sandbox/build.sh names them
+    proxies = config.binary(paths, versions, "sandbox-proxies").name
+    digest = __import__("hashlib").sha256(config.PROXIES_SOURCE.read_bytes()).hexdigest()[:12]
+    assert proxies == "sandbox-proxies-9.9-" + digest
+
+
+def test_build_script_names_the_proxies_binary_like_python():
+    script = (config.REPO_ROOT / "sandbox" / "build.sh").read_text()
+    assert 'sum=$(sha256sum "$here/proxies/main.go" | cut -c1-12)' in script
+    assert "local name=sandbox-proxies-$v-$sum" in script and "v=$ISTIO_VERSION sum" in script
+
+
+def test_proxies_refuse_a_pod_both_stale_and_error(tmp_path):
+    from sandbox.cluster import Sandbox, SandboxError
+    box = Sandbox(paths=config.Paths(cache=tmp_path, state=tmp_path / "state"), out=lambda *_: None)
+    try:
+        box.proxies_up(["shop"], stale=["a", "b"], error=["b"])
+    except SandboxError as exc:
+        assert "pods both --stale and --error: b" in str(exc)
+    else:
+        raise AssertionError("accepted a pod both stale and error")
 
 
 def test_audit_writes_ignore_reads_reviews_and_other_users(tmp_path):
@@ -110,3 +131,43 @@ def test_private_keys_are_never_readable_by_others(tmp_path):
     for key in pki_dir.glob("*.key"):
         assert stat.S_IMODE(key.stat().st_mode) == 0o600, key
     assert stat.S_IMODE(pki_dir.stat().st_mode) == 0o700
+
+
+def test_cri_log_lines_are_what_kubelet_writes():
+    import datetime
+    from sandbox.crilog import cri_line
+    at = datetime.datetime(2026, 11, 26, 13, 0, 1, 123456, tzinfo=datetime.timezone.utc)
+    assert cri_line(b"2026-11-26T13:00:01.1Z\tinfo\tready\n", at) == \
+        b"2026-11-26T13:00:01.123456Z stdout F 2026-11-26T13:00:01.1Z\tinfo\tready\n"
+
+
+def test_kwok_serves_the_istiod_pods_logs_and_ports(tmp_path, monkeypatch):
+    from sandbox.cluster import Sandbox
+    monkeypatch.setenv("SANDBOX_PORT_SHIFT", "5000")
+    box = Sandbox(paths=config.Paths(cache=tmp_path, state=tmp_path / "state"), ports=config.default_ports(),
+                  out=lambda *_: None)
+    logs, forward = box._istiod_pod_rules()
+    assert logs["kind"] == "ClusterLogs" and logs["spec"]["selector"] == {"matchNamespaces": ["istio-system"]}
+    assert logs["spec"]["logs"] == [{"containers": ["discovery"], "follow": True,
+                                     "logsFile": str(tmp_path / "state" / "logs" / "istiod-default.cri.log")}]
+    targets = dict((f["ports"][0], (f["target"]["address"], f["target"]["port"])) for f in forward["spec"]["forwards"])
+    assert targets == {15010: ("127.0.0.1", 20010), 15012: ("127.0.0.1", 20012), 15014: ("127.0.0.1", 20014),
+                       8080: ("127.0.0.1", 20080)}
+    kwok = box._args("kwok")
+    assert "--node-port=21280" in kwok and "--server-address=127.0.0.1:21280" in kwok
+    assert "--kubelet-preferred-address-types=InternalIP" in box._args("kube-apiserver")
+
+
+def test_kwok_config_turns_the_debugging_handlers_on(tmp_path):
+    import yaml
+    from sandbox.cluster import Sandbox
+    versions = config.load_versions()
+    share = tmp_path / "share" / f"kwok-{versions['KWOK_VERSION']}"
+    share.mkdir(parents=True)
+    (share / "stages.yaml").write_text(yaml.safe_dump(
+        {"kind": "Stage", "metadata": {"name": "pod-ready"}, "spec": {"selector": {"matchExpressions": []}}}))
+    box = Sandbox(paths=config.Paths(cache=tmp_path, state=tmp_path / "state"), out=lambda *_: None)
+    (tmp_path / "state").mkdir()
+    docs = list(yaml.safe_load_all(box._write_kwok_config().read_text()))
+    assert docs[0]["kind"] == "KwokConfiguration" and docs[0]["options"]["enableDebuggingHandlers"] is True
+    assert [d["kind"] for d in docs[1:]] == ["Stage", "ClusterLogs", "ClusterPortForward"]
