@@ -191,6 +191,25 @@ def gateway_objects(objects, revision=None):
             and (revision is None or _labels(o).get("istio.io/rev", "default") == (revision or "default"))]
 
 
+def gateway_problems(objects, revision):
+    """Why the gateway Deployments among objects are not all rolled out on revision ([] when they are)."""
+    revision = revision or "default"
+    problems = []
+    for dep in gateway_objects(objects):
+        if dep.get("kind") != "Deployment":
+            continue
+        meta, status = dep.get("metadata") or {}, dep.get("status") or {}
+        want = (dep.get("spec") or {}).get("replicas", 1)
+        on = _labels(dep).get("istio.io/rev", "default")
+        if on != revision:
+            problems.append("gateway %s is on revision %s, expected %s" % (meta.get("name"), on, revision))
+        elif (status.get("observedGeneration", 0) < meta.get("generation", 0) or status.get("updatedReplicas", 0) != want
+              or status.get("availableReplicas", 0) != want or status.get("replicas", 0) != want):
+            problems.append("gateway %s has not finished rolling out (%s/%s updated, %s available)" % (
+                meta.get("name"), status.get("updatedReplicas", 0), want, status.get("availableReplicas", 0)))
+    return problems
+
+
 def applied_configuration(objects):
     """What was last applied to each object (kubectl's annotation), or the object cleaned for backup.
 

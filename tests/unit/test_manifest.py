@@ -4,6 +4,7 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest impor
     backup_differences,
     clean_for_backup,
     gateway_objects,
+    gateway_problems,
     injection_labels,
     kind_summary,
     objects_not_in,
@@ -94,6 +95,20 @@ def test_revision_objects_leave_the_gateways_alone():
     assert [o["metadata"]["name"] for o in gateway_objects(objs)] == [
         "istio-ingressgateway", "istio-egressgateway", "istio-ingressgateway-service-account"]
     assert gateway_objects(objs, "canary") == []
+
+
+def test_gateway_problems_name_the_revision_and_the_rollout():
+    def gw(rev, generation=2, observed=2, updated=1, available=1, replicas=1):
+        return {"kind": "Deployment", "metadata": {"name": "istio-ingressgateway", "generation": generation,
+                                                   "labels": dict(GATEWAY_LABELS, **{"istio.io/rev": rev})},
+                "spec": {"replicas": 1}, "status": {"observedGeneration": observed, "updatedReplicas": updated,
+                                                    "availableReplicas": available, "replicas": replicas}}
+    assert gateway_problems([gw("canary")], "canary") == []
+    assert gateway_problems([gw("default")], "canary") == ["gateway istio-ingressgateway is on revision default, "
+                                                           "expected canary"]
+    assert gateway_problems([gw("canary", observed=1)], "canary") == [
+        "gateway istio-ingressgateway has not finished rolling out (1/1 updated, 1 available)"]
+    assert gateway_problems([gw("canary", replicas=2)], "canary") != []
 
 
 def test_applied_configuration_is_what_was_applied_or_the_clean_object():
