@@ -24,7 +24,8 @@ def injected_namespace(sandbox, api_client):
     yield "canary-shop"
     core.delete_namespace("canary-shop")
     # back to one default revision: the default install takes the tag and gateways back, then canary goes
-    assert run_playbook("playbooks/install.yml").rc == 0
+    run = run_playbook("playbooks/install.yml")
+    assert run.rc == 0, run.stdout[-3000:]
     run_playbook("playbooks/teardown.yml", {"teardown_scope": "revision", "teardown_revision": "canary",
                                             "teardown_force": True})
 
