@@ -8,9 +8,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import (
+    applied_configuration,
     backup_differences,
     clean_for_backup,
     dump_manifest,
+    gateway_objects,
+    gateway_problems,
     injection_labels,
     istiod_revision_summary,
     kind_summary,
@@ -24,7 +27,12 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest impor
     strip_generated_fields,
 )
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils import backup
-from ansible_collections.istio_runbooks.mesh.plugins.module_utils.injection import batch_without_opt_out, pod_line
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.injection import (
+    batch_without_opt_out,
+    invalid_namespace_names,
+    namespace_label_patches,
+    pod_line,
+)
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import pods_on_revision
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils import mtls
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.teardown import required_access
@@ -35,6 +43,11 @@ class FilterModule(object):
         return {
             "manifest_objects": split_manifest,
             "batch_without_opt_out": batch_without_opt_out,
+            "invalid_namespace_names": invalid_namespace_names,
+            "namespace_label_patches": namespace_label_patches,
+            "gateway_objects": gateway_objects,
+            "gateway_problems": gateway_problems,
+            "applied_configuration": applied_configuration,
             "pod_line": pod_line,
             "pods_on_revision": pods_on_revision,
             "mtls_desired_policy": mtls.desired_policy,

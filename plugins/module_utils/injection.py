@@ -18,6 +18,30 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import
 )
 
 NAMESPACE_LABELS = ("istio-injection", "istio.io/rev")
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+
+
+def invalid_namespace_names(names):
+    """Names that are not DNS-1123 labels, so no namespace can have them."""
+    import re
+
+    return [n for n in names if not re.match(DNS_LABEL, n or "")]
+
+
+def namespace_label_patches(namespaces, targets, labels):
+    """Merge patches (as Namespace definitions) for the targets whose labels differ from labels.
+
+    labels maps a key to its wanted value, None meaning absent. Namespaces already right get no patch,
+    so a run with nothing to change sends no write.
+    """
+    live = dict((_meta(ns).get("name"), _meta(ns).get("labels") or {}) for ns in namespaces)
+    patches = []
+    for name in targets:
+        have = live.get(name, {})
+        change = dict((k, v) for k, v in sorted(labels.items()) if have.get(k) != v)
+        if change:
+            patches.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": change}})
+    return patches
 
 
 def _meta(obj):
@@ -55,10 +79,11 @@ def workload_state(workload, pods):
             "state": state, "revisions": revisions, "host_network": host_network(workload)}
 
 
-def injection_report(api, namespaces, desired=None):
+def injection_report(api, namespaces, desired=None, revision=None):
     """Namespaces with their injection labels, workloads with their state, and the pods that do not match.
 
     desired is 'enabled' (report pods without istio-proxy), 'disabled' (report pods with it) or None.
+    With revision, enabled also reports pods injected by any other revision.
     """
     listed = dict((_meta(ns).get("name"), ns) for ns in api.list("Namespace", None))
     missing = [ns for ns in namespaces if ns not in listed]
@@ -84,6 +109,10 @@ def injection_report(api, namespaces, desired=None):
                                                   "reason": missing_reason(pod),
                                                   "expected": pod_opted_out(pod) or bool(
                                                       (pod.get("spec") or {}).get("hostNetwork"))})
+            elif desired == "enabled" and revision and pod_revision(pod) != revision:
+                report["mismatched_pods"].append({"namespace": name, "pod": _meta(pod).get("name"),
+                                                  "reason": "runs revision %s, expected %s" % (
+                                                      pod_revision(pod) or "unknown", revision), "expected": False})
             elif desired == "disabled" and has:
                 report["mismatched_pods"].append({"namespace": name, "pod": _meta(pod).get("name"),
                                                   "reason": "still has istio-proxy: not restarted since injection "

@@ -177,11 +177,63 @@ def _labels(obj):
     return obj.get("metadata", {}).get("labels") or {}
 
 
+GATEWAY_COMPONENTS = ("IngressGateways", "EgressGateways")
+
+
+def is_gateway(obj):
+    """True for objects of the ingress and egress gateway components (they carry istio.io/rev too)."""
+    return _labels(obj).get("operator.istio.io/component") in GATEWAY_COMPONENTS
+
+
+def gateway_objects(objects, revision=None):
+    """The gateway components' objects, optionally only those on one revision."""
+    return [o for o in objects if is_gateway(o)
+            and (revision is None or _labels(o).get("istio.io/rev", "default") == (revision or "default"))]
+
+
+def gateway_problems(objects, revision):
+    """Why the gateway Deployments among objects are not all rolled out on revision ([] when they are)."""
+    revision = revision or "default"
+    problems = []
+    for dep in gateway_objects(objects):
+        if dep.get("kind") != "Deployment":
+            continue
+        meta, status = dep.get("metadata") or {}, dep.get("status") or {}
+        want = (dep.get("spec") or {}).get("replicas", 1)
+        on = _labels(dep).get("istio.io/rev", "default")
+        if on != revision:
+            problems.append("gateway %s is on revision %s, expected %s" % (meta.get("name"), on, revision))
+        elif (status.get("observedGeneration", 0) < meta.get("generation", 0) or status.get("updatedReplicas", 0) != want
+              or status.get("availableReplicas", 0) != want or status.get("replicas", 0) != want):
+            problems.append("gateway %s has not finished rolling out (%s/%s updated, %s available)" % (
+                meta.get("name"), status.get("updatedReplicas", 0), want, status.get("availableReplicas", 0)))
+    return problems
+
+
+def applied_configuration(objects):
+    """What was last applied to each object (kubectl's annotation), or the object cleaned for backup.
+
+    Re-applying it restores the object as its installer wrote it, without server-set fields.
+    """
+    import json
+
+    configs = []
+    for obj in objects:
+        text = ((obj.get("metadata") or {}).get("annotations") or {}).get(
+            "kubectl.kubernetes.io/last-applied-configuration")
+        try:
+            configs.append(json.loads(text) if text else clean_for_backup([obj])[0])
+        except ValueError:
+            configs.append(clean_for_backup([obj])[0])
+    return configs
+
+
 def revision_objects(objects, revision, namespace="istio-system", include_tags=False):
     """The control-plane objects that belong to one revision.
 
     They carry istio.io/rev=<revision>, or are the per-revision istiod RBAC objects named after it.
-    Revision-tag objects (istio.io/tag) are included only with include_tags.
+    Revision-tag objects (istio.io/tag) are included only with include_tags. Gateways are never
+    included: they carry the label of the revision that serves them, but outlive it.
     """
     revision = revision or "default"
     suffix = "" if revision == "default" else "-" + revision
@@ -190,7 +242,7 @@ def revision_objects(objects, revision, namespace="istio-system", include_tags=F
     picked = []
     for obj in objects:
         labels = _labels(obj)
-        if "istio.io/tag" in labels and not include_tags:
+        if ("istio.io/tag" in labels and not include_tags) or is_gateway(obj):
             continue
         if labels.get("istio.io/rev") == revision or (
                 obj.get("metadata", {}).get("name") in named and labels.get("app") == "istiod"

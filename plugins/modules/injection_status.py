@@ -31,6 +31,11 @@ options:
     description: Report pods that lack C(istio-proxy) (C(enabled)) or still have it (C(disabled)).
     type: str
     choices: [enabled, disabled]
+  revision:
+    description:
+      - With O(desired=enabled), the revision every injected pod must run (from istiod's C(sidecar.istio.io/status)
+        annotation); pods injected by another revision are reported as mismatched.
+    type: str
 requirements:
   - kubernetes >= 24.2.0
 notes:
@@ -90,13 +95,15 @@ def main():
 
     spec = dict(AUTH_ARG_SPEC)
     spec.update(namespaces=dict(type="list", elements="str", required=True),
-                desired=dict(type="str", choices=["enabled", "disabled"]))
+                desired=dict(type="str", choices=["enabled", "disabled"]),
+                revision=dict(type="str"))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     if not module.params["namespaces"]:
         module.fail_json(msg="namespaces is empty: name at least one namespace")
     api = connect(module)
     try:
-        report = injection_report(api, module.params["namespaces"], module.params["desired"])
+        report = injection_report(api, module.params["namespaces"], module.params["desired"],
+                                  module.params["revision"])
     except RolloutError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, table=format_table(report), **report)

@@ -1,11 +1,14 @@
-"""Canary upgrade by revision and its rollback, with a real istiod per revision."""
+"""Canary upgrade by revision: upgrade, promote, rollback and finish, with a real istiod per revision."""
 import json
 
 import pytest
 from kubernetes import client
 
+from tests.helpers.audit import now
 from tests.helpers.cluster import all_available, deployment, wait_for
 from tests.helpers.playbook import run_playbook
+
+GATEWAYS = ["istio-egressgateway", "istio-ingressgateway"]
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +23,11 @@ def injected_namespace(sandbox, api_client):
     assert run.rc == 0, run.stdout[-3000:]
     yield "canary-shop"
     core.delete_namespace("canary-shop")
+    # back to one default revision: the default install takes the tag and gateways back, then canary goes
+    run = run_playbook("playbooks/install.yml")
+    assert run.rc == 0, run.stdout[-3000:]
+    run_playbook("playbooks/teardown.yml", {"teardown_scope": "revision", "teardown_revision": "canary",
+                                            "teardown_force": True})
 
 
 def revisions(api, ns):
@@ -29,8 +37,36 @@ def revisions(api, ns):
 
 
 def upgrade(action, **extra):
-    return run_playbook("playbooks/upgrade.yml", dict({"upgrade_action": action, "upgrade_to_revision": "canary",
-                                                       "upgrade_namespaces": ["canary-shop"]}, **extra))
+    return run_playbook("playbooks/upgrade.yml", dict({"istio_upgrade_action": action,
+                                                       "istio_upgrade_to_revision": "canary",
+                                                       "istio_upgrade_namespaces": ["canary-shop"]}, **extra))
+
+
+def tags(api):
+    """Revision tag -> revision, from the tag webhooks."""
+    hooks = client.AdmissionregistrationV1Api(api).list_mutating_webhook_configuration(label_selector="istio.io/tag")
+    return {h.metadata.labels["istio.io/tag"]: h.metadata.labels["istio.io/rev"] for h in hooks.items}
+
+
+def gateways(api):
+    """Gateway object (kind, name) -> (uid, revision), Deployments, Services and ServiceAccounts."""
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    selector = "operator.istio.io/component in (IngressGateways,EgressGateways)"
+    found = {}
+    for kind, lister in (("Deployment", apps.list_namespaced_deployment), ("Service", core.list_namespaced_service),
+                         ("ServiceAccount", core.list_namespaced_service_account)):
+        for obj in lister("istio-system", label_selector=selector).items:
+            found[(kind, obj.metadata.name)] = (obj.metadata.uid, obj.metadata.labels.get("istio.io/rev"))
+    return found
+
+
+def gateway_revisions(api):
+    return sorted(set(rev for (kind, _), (_, rev) in gateways(api).items() if kind == "Deployment"))
+
+
+def istiods(api):
+    return sorted(d.metadata.name for d in client.AppsV1Api(api).list_namespaced_deployment(
+        "istio-system", label_selector="app=istiod").items)
 
 
 def test_upgrade_moves_workloads_to_the_canary_revision(injected_namespace, api_client):
@@ -40,14 +76,31 @@ def test_upgrade_moves_workloads_to_the_canary_revision(injected_namespace, api_
     assert revisions(api_client, injected_namespace) == ["canary"]
     labels = client.CoreV1Api(api_client).read_namespace(injected_namespace).metadata.labels
     assert labels.get("istio.io/rev") == "prod-stable" and "istio-injection" not in labels
+    assert "matches injection enabled on revision canary" in " ".join(run.stdout.split())
     again = upgrade("upgrade")
     assert again.rc == 0 and again.changed == 0, again.stdout[-4000:]
 
 
-def test_finish_is_refused_while_a_tag_points_at_the_old_revision(injected_namespace):
+def test_verify_fails_when_pods_run_another_revision_than_expected(injected_namespace, audit):
+    since = now()
+    run = run_playbook("playbooks/sidecar-injection.yml", {
+        "sidecar_injection_namespaces": [injected_namespace], "sidecar_injection_revision": "prod-stable",
+        "sidecar_injection_expected_revision": "default", "sidecar_injection_restart": False})
+    assert run.rc != 0
+    assert "runs revision canary, expected default" in " ".join(run.stdout.split()), run.stdout[-3000:]
+    assert audit.writes(since) == []
+
+
+def test_finish_is_refused_while_a_tag_points_at_the_old_revision(injected_namespace, api_client, audit):
+    before = gateways(api_client)
+    since = now()
     run = upgrade("finish")
     assert run.rc != 0
-    assert "Revision tag(s) default still point at revision default" in " ".join(run.stdout.split())
+    text = " ".join(run.stdout.split())
+    assert "Revision tag(s) default still point at revision default" in text
+    assert "Run istio_upgrade_action=promote first" in text
+    assert audit.writes(since) == []
+    assert gateways(api_client) == before
 
 
 def test_rollback_moves_workloads_back(injected_namespace, api_client):
@@ -67,3 +120,51 @@ def test_the_unused_canary_revision_can_be_removed(injected_namespace, api_clien
         label_selector="istio.io/tag").items
     assert sorted(t.metadata.name for t in tags) == ["istio-revision-tag-default", "istio-revision-tag-prod-stable"]
     assert run_playbook("playbooks/install.yml").changed == 0
+
+
+def test_promote_moves_every_tag_and_upgrades_the_gateways_in_place(injected_namespace, api_client):
+    assert upgrade("upgrade").rc == 0
+    before = gateways(api_client)
+    assert sorted(name for kind, name in before if kind == "Deployment") == GATEWAYS
+    assert gateway_revisions(api_client) == ["default"]
+    run = upgrade("promote")
+    assert run.rc == 0, run.stdout[-4000:]
+    assert tags(api_client) == {"default": "canary", "prod-stable": "canary"}
+    assert gateway_revisions(api_client) == ["canary"]
+    after = gateways(api_client)
+    assert {k: uid for k, (uid, _) in after.items()} == {k: uid for k, (uid, _) in before.items()}, "not in place"
+    again = upgrade("promote")
+    assert again.rc == 0 and again.changed == 0, again.stdout[-4000:]
+    assert upgrade("upgrade").changed == 0, "a repeated upgrade after promote must leave the gateways alone"
+    assert gateway_revisions(api_client) == ["canary"]
+
+
+def test_rollback_after_promote_puts_tags_and_gateways_back(injected_namespace, api_client):
+    before = gateways(api_client)
+    run = upgrade("rollback")
+    assert run.rc == 0, run.stdout[-4000:]
+    assert tags(api_client) == {"default": "default", "prod-stable": "default"}
+    assert gateway_revisions(api_client) == ["default"]
+    assert {k: uid for k, (uid, _) in gateways(api_client).items()} == {k: uid for k, (uid, _) in before.items()}
+    assert revisions(api_client, injected_namespace) == ["default"]
+    assert upgrade("rollback").changed == 0
+    assert run_playbook("playbooks/install.yml").changed == 0, "the gateways are not back as installed"
+
+
+def test_a_successful_finish_removes_only_the_old_control_plane(injected_namespace, api_client):
+    assert upgrade("upgrade").rc == 0
+    assert upgrade("promote").rc == 0
+    before = gateways(api_client)
+    run = upgrade("finish")
+    assert run.rc == 0, run.stdout[-4000:]
+    plan = [r["ansible_facts"]["teardown_plan"] for r in run.task_results("Teardown | Work out the plan")][0]
+    planned = [(o["kind"], o["metadata"]["name"]) for o in plan["objects"]]
+    assert ("Deployment", "istiod") in planned
+    assert not [ref for ref in planned if "gateway" in ref[1] and "istiod" not in ref[1]], planned
+    assert istiods(api_client) == ["istiod-canary"]
+    assert gateways(api_client) == before
+    assert gateway_revisions(api_client) == ["canary"]
+    assert tags(api_client) == {"default": "canary", "prod-stable": "canary"}
+    assert revisions(api_client, injected_namespace) == ["canary"]
+    again = upgrade("finish")
+    assert again.rc == 0 and again.changed == 0, again.stdout[-4000:]

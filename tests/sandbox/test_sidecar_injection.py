@@ -56,10 +56,39 @@ def test_enabling_injection_restarts_all_200_and_every_pod_gets_the_proxy(fleet,
     assert "Every pod in" in run.stdout
 
 
-def test_a_second_run_restarts_nothing(fleet):
+def test_a_second_run_restarts_nothing(fleet, audit):
+    since = now()
     run = enable(fleet)
     assert run.rc == 0 and run.changed == 0, run.stdout[-3000:]
     assert "Restarted 0 workloads, left 200 alone" in run.stdout
+    assert audit.writes(since) == []
+
+
+def test_a_run_with_nothing_to_change_sends_no_write_in_revision_mode(api_client, namespace, audit):
+    client.CoreV1Api(api_client).patch_namespace(namespace, {"metadata": {"labels": {"istio.io/rev": "default"}}})
+    since = now()
+    run = run_playbook("playbooks/sidecar-injection.yml", {"sidecar_injection_namespaces": [namespace],
+                                                           "sidecar_injection_revision": "default"})
+    assert run.rc == 0 and run.changed == 0, run.stdout[-3000:]
+    assert audit.writes(since) == []
+
+
+@pytest.mark.parametrize("playbook, extra, variable", [
+    ("playbooks/sidecar-injection.yml", {"sidecar_injection_namespaces": ["shop", "Bad_NS"]},
+     "sidecar_injection_namespaces"),
+    ("playbooks/mtls-strict.yml", {"mtls_policy_scope": "namespace", "mtls_policy_namespace": "Bad_NS"},
+     "mtls_policy_namespace"),
+    ("playbooks/upgrade.yml", {"istio_upgrade_to_revision": "canary", "istio_upgrade_namespaces": ["Bad_NS"]},
+     "istio_upgrade_namespaces"),
+])
+def test_an_invalid_namespace_name_is_named_before_any_change(sandbox, audit, playbook, extra, variable):
+    since = now()
+    run = run_playbook(playbook, extra)
+    text = " ".join(run.stdout.split())
+    assert run.rc != 0
+    assert '"Bad_NS" is not a valid namespace name' in text and variable in text, text[-2000:]
+    assert "not found" not in text and "does not exist" not in text
+    assert audit.writes(since) == []
 
 
 def test_disabling_removes_the_sidecars(fleet, api_client):

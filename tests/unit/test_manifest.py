@@ -1,7 +1,10 @@
 """Pure helpers for manifests, backups and revisions."""
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import (
+    applied_configuration,
     backup_differences,
     clean_for_backup,
+    gateway_objects,
+    gateway_problems,
     injection_labels,
     kind_summary,
     objects_not_in,
@@ -72,6 +75,55 @@ def test_revision_objects_and_tags():
     assert revision_tags(objs, "canary") == ["prod"]
     assert len(revision_objects(objs, "canary", include_tags=True)) == 4
     assert [o["metadata"]["name"] for o in revision_objects(objs, "default")] == ["istiod"]
+
+
+GATEWAY_LABELS = {"app": "istio-ingressgateway", "istio": "ingressgateway", "istio.io/rev": "default",
+                  "operator.istio.io/component": "IngressGateways"}
+
+
+def test_revision_objects_leave_the_gateways_alone():
+    objs = [
+        {"kind": "Deployment", "metadata": {"name": "istiod", "labels": {"app": "istiod", "istio.io/rev": "default"}}},
+        {"kind": "Deployment", "metadata": {"name": "istio-ingressgateway", "labels": GATEWAY_LABELS}},
+        {"kind": "Service", "metadata": {"name": "istio-egressgateway", "labels": dict(
+            GATEWAY_LABELS, app="istio-egressgateway", istio="egressgateway",
+            **{"operator.istio.io/component": "EgressGateways"})}},
+        {"kind": "ServiceAccount", "metadata": {"name": "istio-ingressgateway-service-account", "labels": GATEWAY_LABELS}},
+    ]
+    assert [o["metadata"]["name"] for o in revision_objects(objs, "default")] == ["istiod"]
+    assert [o["metadata"]["name"] for o in revision_objects(objs, "default", include_tags=True)] == ["istiod"]
+    assert [o["metadata"]["name"] for o in gateway_objects(objs)] == [
+        "istio-ingressgateway", "istio-egressgateway", "istio-ingressgateway-service-account"]
+    assert gateway_objects(objs, "canary") == []
+
+
+def test_gateway_problems_name_the_revision_and_the_rollout():
+    def gw(rev, generation=2, observed=2, updated=1, available=1, replicas=1):
+        return {"kind": "Deployment", "metadata": {"name": "istio-ingressgateway", "generation": generation,
+                                                   "labels": dict(GATEWAY_LABELS, **{"istio.io/rev": rev})},
+                "spec": {"replicas": 1}, "status": {"observedGeneration": observed, "updatedReplicas": updated,
+                                                    "availableReplicas": available, "replicas": replicas}}
+    assert gateway_problems([gw("canary")], "canary") == []
+    assert gateway_problems([gw("default")], "canary") == ["gateway istio-ingressgateway is on revision default, "
+                                                           "expected canary"]
+    assert gateway_problems([gw("canary", observed=1)], "canary") == [
+        "gateway istio-ingressgateway has not finished rolling out (1/1 updated, 1 available)"]
+    assert gateway_problems([gw("canary", replicas=2)], "canary") != []
+
+
+def test_applied_configuration_is_what_was_applied_or_the_clean_object():
+    applied = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "gw", "namespace": "istio-system"},
+               "spec": {"ports": [{"port": 80}]}}
+    import json
+    live = {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "gw", "namespace": "istio-system", "uid": "u", "resourceVersion": "7",
+                         "annotations": {"kubectl.kubernetes.io/last-applied-configuration": json.dumps(applied)}},
+            "spec": {"ports": [{"port": 80}], "clusterIP": "10.0.0.9"}, "status": {}}
+    assert applied_configuration([live]) == [applied]
+    del live["metadata"]["annotations"]
+    assert applied_configuration([live]) == [{"apiVersion": "v1", "kind": "Service",
+                                              "metadata": {"name": "gw", "namespace": "istio-system"},
+                                              "spec": {"ports": [{"port": 80}], "clusterIP": "10.0.0.9"}}]
 
 
 def test_objects_not_in_compares_group_kind_namespace_name():
