@@ -48,6 +48,6 @@ def ansible_playbook(env, playbook, *args):
 
 def requests_since(audit, since):
     """(all API requests, write requests) by the admin user since a time."""
-    time.sleep(1)  # the audit backend writes asynchronously
+    time.sleep(1)  # let the audit log writer catch up
     events = [e for e in audit.events(since) if e.get("user", {}).get("username") == "sandbox-admin"]
     return len(events), len(audit.writes(since))

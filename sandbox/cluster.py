@@ -384,6 +384,8 @@ class Sandbox:
     def up(self):
         start = time.time()
         self._check_binaries(CONTROL_PLANE)
+        if (self.paths.pki / "ca.crt").exists() and (self.paths.state / "kubeconfig").exists():
+            (self.paths.state / STATE_MARKER).touch()  # a sandbox state folder from before the marker existed
         if self.paths.state.exists() and any(self.paths.state.iterdir()) and not self._is_state_folder():
             raise SandboxError(f"{self.paths.state} exists and is not a sandbox state folder (no {STATE_MARKER}); "
                                "set SANDBOX_STATE_DIR to an empty or sandbox folder.")
@@ -456,7 +458,9 @@ class Sandbox:
             offset = 0
         else:
             taken = set(slots.values()) | {0}
-            offset = next((i * ISTIOD_SLOT for i in range(1, ISTIOD_SLOTS) if i * ISTIOD_SLOT not in taken), None)
+            control_plane = {port for name in CONTROL_PLANE for _, port in self._port_of(name)}
+            offset = next((i * ISTIOD_SLOT for i in range(1, ISTIOD_SLOTS) if i * ISTIOD_SLOT not in taken
+                           and not control_plane & set(self.istiod_ports(i * ISTIOD_SLOT).values())), None)
             if offset is None:
                 raise SandboxError(f"no free istiod port slot for revision {revision}: {len(slots)} revisions hold "
                                    "them; 'python -m sandbox down' resets the sandbox")

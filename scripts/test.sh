@@ -30,11 +30,13 @@ fi
 # (even partly) is the user's, and is only completed here.
 started=0
 status=0
+state_existed=0
+[ -d "${SANDBOX_STATE_DIR:-$root/.sandbox}" ] && state_existed=1
 python -m sandbox status >/dev/null 2>&1 || status=$?
 if [ "$status" != 0 ]; then
   echo "== starting the sandbox"
   python -m sandbox up
-  [ "$status" = 4 ] && started=1
+  [ "$status" = 4 ] && [ "$state_existed" = 0 ] && started=1
 fi
 cleanup() { summary; if [ "$started" = 1 ]; then python -m sandbox down >/dev/null || true; fi; }
 trap cleanup EXIT

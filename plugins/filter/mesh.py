@@ -88,7 +88,7 @@ class FilterModule(object):
             "secret_names": backup.secret_names,
             "secret_writes": backup.secret_writes,
             "secret_differences": backup.secret_differences,
-            "namespace_label_patches": backup.namespace_label_patches,
+            "backup_namespace_label_patches": backup.namespace_label_patches,
             "namespace_label_differences": backup.namespace_label_differences,
             "missing_namespaces": backup.missing_namespaces,
             "teardown_required_access": required_access,

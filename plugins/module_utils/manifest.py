@@ -113,8 +113,10 @@ def objects_not_in(live, planned):
     return [obj for obj in live if object_key(obj) not in wanted]
 
 
+# ownerReferences too: owners' uids do not survive a purge, and the garbage collector would delete a
+# restored object that still pointed at them.
 SERVER_METADATA = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink",
-                   "deletionTimestamp", "deletionGracePeriodSeconds")
+                   "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences")
 
 
 def clean_for_backup(objects):

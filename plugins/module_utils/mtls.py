@@ -186,15 +186,22 @@ def fixed_destination_rule(dr, conflicts):
     """A copy of a DestinationRule with the conflicting TLS settings set to ISTIO_MUTUAL."""
     import copy
 
+    def mutual(settings):
+        # ISTIO_MUTUAL takes its certificates from the mesh: Istio rejects origination settings beside it
+        tls = settings.setdefault("tls", {})
+        for key in ("credentialName", "caCertificates", "clientCertificate", "privateKey", "caCrl"):
+            tls.pop(key, None)
+        tls["mode"] = "ISTIO_MUTUAL"
+
     fixed = copy.deepcopy(dr)
     policy = fixed.setdefault("spec", {}).setdefault("trafficPolicy", {})
     for c in conflicts:
         if c["port"] is None:
-            policy.setdefault("tls", {})["mode"] = "ISTIO_MUTUAL"
+            mutual(policy)
         else:
             for pls in policy.get("portLevelSettings") or []:
                 if (pls.get("port") or {}).get("number") == c["port"]:
-                    pls.setdefault("tls", {})["mode"] = "ISTIO_MUTUAL"
+                    mutual(pls)
     return fixed
 
 

@@ -35,7 +35,7 @@ def test_molecule_scenario(scenario, sandbox):
             rc, output = molecule(step, scenario)
             assert rc == 0, "molecule %s -s %s failed:\n%s" % (step, scenario, output[-8000:])
             if step == "idempotence":
-                time.sleep(1)  # the audit backend writes asynchronously
+                time.sleep(1)  # let the audit log writer catch up
                 writes = audit.writes(since)
                 assert writes == [], "the second converge of %s sent write requests: %s" % (scenario, writes)
     finally:

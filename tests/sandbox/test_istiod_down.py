@@ -30,11 +30,12 @@ def test_injection_with_istiod_down_fails_fast_naming_istiod_and_undoes(api_clie
     wait_for(lambda: all_available(api_client, [namespace]))
     started = time.monotonic()
     run = run_playbook("playbooks/sidecar-injection.yml", {"sidecar_injection_namespaces": [namespace],
-                                                           "sidecar_injection_timeout": 90}, timeout=240)
+                                                           "sidecar_injection_timeout": 600}, timeout=900)
     elapsed = time.monotonic() - started
     out = " ".join(run.stdout.split())
     assert run.rc != 0, out[-3000:]
-    assert elapsed < 60, "took %.0fs: waited for the timeout instead of failing fast\n%s" % (elapsed, out[-3000:])
+    # far below the 600 s timeout, with room for ansible start-up on a loaded machine
+    assert elapsed < 180, "took %.0fs: waited for the timeout instead of failing fast\n%s" % (elapsed, out[-3000:])
     assert "istiod is not answering its injection webhook" in out, out[-3000:]
     assert "sidecar-injector.istio.io" in out and "kubectl -n istio-system get pods -l app=istiod" in out
     for name in ("web", "api", "db"):

@@ -19,3 +19,14 @@ def test_galaxy_metadata_names_this_collection():
     assert (galaxy["namespace"], galaxy["name"]) == ("istio_runbooks", "mesh")
     for local_state in (".sandbox", "artifacts", "tests", "sandbox", ".venv"):
         assert local_state in galaxy["build_ignore"], local_state
+
+
+def test_every_filter_name_is_defined_once():
+    """A name defined twice in a filter dict silently replaces the first filter."""
+    import ast
+    for path in sorted((ROOT / "plugins" / "filter").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Dict):
+                names = [k.value for k in node.keys if isinstance(k, ast.Constant)]
+                twice = sorted(set(n for n in names if names.count(n) > 1))
+                assert not twice, "%s defines these filters twice: %s" % (path.name, twice)

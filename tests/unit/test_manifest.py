@@ -145,3 +145,9 @@ def test_batch_without_opt_out_reads_jobs_and_cronjobs():
     cron = {"kind": "CronJob", "metadata": {"name": "c", "namespace": "a"}, "spec": {"jobTemplate": {"spec": {
         "template": {"metadata": {"labels": {"sidecar.istio.io/inject": "false"}}}}}}}
     assert batch_without_opt_out([job, cron]) == ["Job a/j"]
+
+
+def test_backups_drop_owner_references():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import clean_for_backup
+    obj = {"kind": "ConfigMap", "metadata": {"name": "a", "ownerReferences": [{"uid": "gone"}], "uid": "x"}}
+    assert "ownerReferences" not in clean_for_backup([obj])[0]["metadata"]

@@ -287,3 +287,11 @@ def test_a_forced_replace_keeps_labels_and_annotations_other_tools_own():
     assert kept["metadata"]["finalizers"] == ["example.com/keep"]
     assert "resourceVersion" not in kept["metadata"] and "labels" not in desired_policy("default", "x", "STRICT")["metadata"]
     assert keep_foreign_metadata(desired, []) == desired
+
+
+def test_fix_to_istio_mutual_drops_origination_certificates():
+    dr = {"metadata": {"name": "r", "namespace": "a"},
+          "spec": {"host": "r.a.svc", "trafficPolicy": {"tls": {"mode": "MUTUAL", "credentialName": "c",
+                                                                "caCertificates": "/ca", "sni": "r.a.svc"}}}}
+    fixed = fixed_destination_rule(dr, [{"port": None}])
+    assert fixed["spec"]["trafficPolicy"]["tls"] == {"mode": "ISTIO_MUTUAL", "sni": "r.a.svc"}

@@ -171,3 +171,13 @@ def test_kwok_config_turns_the_debugging_handlers_on(tmp_path):
     docs = list(yaml.safe_load_all(box._write_kwok_config().read_text()))
     assert docs[0]["kind"] == "KwokConfiguration" and docs[0]["options"]["enableDebuggingHandlers"] is True
     assert [d["kind"] for d in docs[1:]] == ["Stage", "ClusterLogs", "ClusterPortForward"]
+
+
+def test_istiod_slots_never_take_a_control_plane_port(tmp_path):
+    box = _box(tmp_path)
+    control_plane = set(vars(box.ports).values()) - {box.ports.istiod_http, box.ports.istiod_grpc,
+                                                     box.ports.istiod_secure_grpc, box.ports.istiod_monitoring,
+                                                     box.ports.istiod_webhook}
+    for i in range(30):
+        ports = box.istiod_ports(box.istiod_offset("rev-%d" % i, record=True))
+        assert not control_plane & set(ports.values()), ports
