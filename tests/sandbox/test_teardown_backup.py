@@ -199,7 +199,10 @@ def test_purge_backs_up_the_secrets_and_every_istio_kind_and_restore_brings_them
     wait_for(lambda: _secret(core, "istio-ca-secret"))  # the new istiod made a new root: restore replaces it
     # a label the backup did not have: restore must remove it, or the namespace injects from another revision
     core.patch_namespace(namespace, {"metadata": {"labels": {"istio.io/rev": "canary"}}})
-    restore = run_playbook("playbooks/restore.yml", diff=True)
+    refused = run_playbook("playbooks/restore.yml")
+    assert refused.rc != 0 and "istio_backup_replace_secrets=true" in refused.stdout, refused.stdout[-3000:]
+    assert "istio.io/rev" in core.read_namespace(namespace).metadata.labels, "the refused restore changed something"
+    restore = run_playbook("playbooks/restore.yml", {"istio_backup_replace_secrets": True}, diff=True)
     assert restore.rc == 0, restore.stdout[-3000:]
     for data in saved.values():
         for value in values(data):
