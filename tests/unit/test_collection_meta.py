@@ -19,3 +19,13 @@ def test_galaxy_metadata_names_this_collection():
     assert (galaxy["namespace"], galaxy["name"]) == ("istio_runbooks", "mesh")
     for local_state in (".sandbox", "artifacts", "tests", "sandbox", ".venv"):
         assert local_state in galaxy["build_ignore"], local_state
+
+
+def test_roles_take_the_connection_from_module_defaults_only():
+    """The plays set kubeconfig and context once (module_defaults); no role task repeats them."""
+    offenders = []
+    for path in sorted((ROOT / "roles").glob("*/tasks/*.yml")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if line.strip().startswith(("kubeconfig:", "context:")):
+                offenders.append("%s:%d" % (path.relative_to(ROOT), number))
+    assert not offenders, "connection set per task (use the play's module_defaults): %s" % offenders
