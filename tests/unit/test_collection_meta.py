@@ -30,3 +30,13 @@ def test_every_filter_name_is_defined_once():
                 names = [k.value for k in node.keys if isinstance(k, ast.Constant)]
                 twice = sorted(set(n for n in names if names.count(n) > 1))
                 assert not twice, "%s defines these filters twice: %s" % (path.name, twice)
+
+
+def test_roles_take_the_connection_from_module_defaults_only():
+    """The plays set kubeconfig and context once (module_defaults); no role task repeats them."""
+    offenders = []
+    for path in sorted((ROOT / "roles").glob("*/tasks/*.yml")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if line.strip().startswith(("kubeconfig:", "context:")):
+                offenders.append("%s:%d" % (path.relative_to(ROOT), number))
+    assert not offenders, "connection set per task (use the play's module_defaults): %s" % offenders
