@@ -2,6 +2,7 @@
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,16 @@ def test_corrupted_cached_binary_is_rebuilt(tmp_path):
 def test_unknown_build_target_is_refused(tmp_path):
     result = _build(tmp_path, "etdc")
     assert result.returncode != 0 and "unknown target 'etdc'" in result.stderr
+
+
+def test_status_tells_a_partly_running_sandbox_from_none(tmp_path, sandbox):
+    """scripts/test.sh stops the sandbox at the end only when status said nothing ran (exit 4); a sandbox
+    with one component down (exit 3) is the user's, and is only completed."""
+    env = {**os.environ, "SANDBOX_STATE_DIR": str(tmp_path / "none")}
+    none = subprocess.run([sys.executable, "-m", "sandbox", "status"], cwd=ROOT, env=env, capture_output=True)
+    assert none.returncode == 4, none.stdout
+    env["SANDBOX_STATE_DIR"] = str(sandbox.paths.state)
+    up = subprocess.run([sys.executable, "-m", "sandbox", "status"], cwd=ROOT, env=env, capture_output=True)
+    assert up.returncode == 0, up.stdout
+    script = (ROOT / "scripts" / "test.sh").read_text()
+    assert '[ "$status" = 4 ] && [ "$state_existed" = 0 ] && started=1' in script
