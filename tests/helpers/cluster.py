@@ -66,3 +66,20 @@ def pods_with_sidecar(api, namespaces):
             names = [c.name for c in pod.spec.containers] + [c.name for c in pod.spec.init_containers or []]
             injected += "istio-proxy" in names
     return total, injected
+
+
+def token_kubeconfig(api, admin_kubeconfig, service_account, namespace, path):
+    """A kubeconfig (written 0600) that acts as a ServiceAccount, with a token the API server issues."""
+    import os
+
+    import yaml
+
+    token = client.CoreV1Api(api).create_namespaced_service_account_token(
+        service_account, namespace, {"spec": {"expirationSeconds": 3600}})
+    with open(admin_kubeconfig, encoding="utf-8") as handle:
+        config = yaml.safe_load(handle)
+    config["users"] = [{"name": service_account, "user": {"token": token.status.token}}]
+    config["contexts"][0]["context"]["user"] = service_account
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+        yaml.safe_dump(config, handle)
+    return str(path)

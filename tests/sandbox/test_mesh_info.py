@@ -1,16 +1,14 @@
 """mesh_info against the installed control plane: what it reports, that its calls do not grow with the cluster,
 that it writes nothing, and that a subset the caller may not read is an error entry, not a crash."""
 import json
-import os
 import tempfile
 import uuid
 
 import pytest
-import yaml
 from kubernetes import client
 
 from tests.helpers.audit import now
-from tests.helpers.cluster import create_fleet, delete_namespaces
+from tests.helpers.cluster import create_fleet, delete_namespaces, token_kubeconfig
 from tests.helpers.playbook import run_playbook
 
 INSTALLER_ACCESS = [
@@ -124,14 +122,7 @@ def reader_without_rights(api_client, sandbox, namespace, tmp_path):
         "metadata": {"name": name}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
                                                 "name": name},
         "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": namespace}]})
-    token = core.create_namespaced_service_account_token("reader", namespace, {"spec": {"expirationSeconds": 3600}})
-    config = yaml.safe_load(open(sandbox.paths.kubeconfig))
-    config["users"] = [{"name": "reader", "user": {"token": token.status.token}}]
-    config["contexts"][0]["context"]["user"] = "reader"
-    path = tmp_path / "reader.kubeconfig"
-    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
-        yaml.safe_dump(config, handle)
-    yield str(path)
+    yield token_kubeconfig(api_client, sandbox.paths.kubeconfig, "reader", namespace, tmp_path / "reader.kubeconfig")
     rbac.delete_cluster_role_binding(name)
     rbac.delete_cluster_role(name)
 

@@ -1,18 +1,16 @@
 """rollout_restart against the real controllers: StatefulSets and DaemonSets, wait: false, rollouts that can never
 complete, refused patches, namespace-scoped RBAC, PodDisruptionBudgets and a workload recreated mid-rollout."""
 import json
-import os
 import tempfile
 import threading
 import time
 import uuid
 
 import pytest
-import yaml
 from kubernetes import client
 
 from tests.helpers.audit import now
-from tests.helpers.cluster import all_available, delete_namespaces, deployment, wait_for
+from tests.helpers.cluster import all_available, delete_namespaces, deployment, token_kubeconfig, wait_for
 from tests.helpers.playbook import run_playbook
 
 STAMP = "kubectl.kubernetes.io/restartedAt"
@@ -249,14 +247,8 @@ def namespace_scoped_user(api_client, sandbox, tmp_path):
                                                            "name": "restarter"},
             "subjects": [{"kind": "ServiceAccount", "name": "restarter", "namespace": names[0]}]})
     wait_for(lambda: all_available(api_client, names))
-    token = core.create_namespaced_service_account_token("restarter", names[0], {"spec": {"expirationSeconds": 3600}})
-    config = yaml.safe_load(open(sandbox.paths.kubeconfig))
-    config["users"] = [{"name": "restarter", "user": {"token": token.status.token}}]
-    config["contexts"][0]["context"]["user"] = "restarter"
-    path = tmp_path / "restarter.kubeconfig"
-    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
-        yaml.safe_dump(config, handle)
-    yield names, str(path), "system:serviceaccount:%s:restarter" % names[0]
+    path = token_kubeconfig(api_client, sandbox.paths.kubeconfig, "restarter", names[0], tmp_path / "restarter.kubeconfig")
+    yield names, path, "system:serviceaccount:%s:restarter" % names[0]
     delete_namespaces(api_client, names)
 
 
