@@ -1,4 +1,4 @@
-"""python -m sandbox {build,up,down,status,env,istiod,proxies}"""
+"""python -m sandbox {build,up,down,status,env,istiod,proxies,prometheus}"""
 import argparse
 import os
 import shlex
@@ -7,6 +7,7 @@ import sys
 
 from .cluster import Sandbox, SandboxError, CONTROL_PLANE
 from . import config
+from . import prometheus
 
 
 def main(argv=None):
@@ -31,6 +32,13 @@ def main(argv=None):
     proxies.add_argument("--stale", default="", help="pods (comma-separated) that never acknowledge (STALE)")
     proxies.add_argument("--error", default="", help="pods (comma-separated) that reject every response (ERROR)")
     proxies.add_argument("--revision", default="default", help="the istiod revision to connect to")
+    prom = sub.add_parser("prometheus", help="a real Prometheus on 127.0.0.1 with the observability_addons role's "
+                                             "scrape config, scraping istiod and a synthetic istio_requests_total")
+    prom.add_argument("action", choices=["up", "down", "traffic"],
+                      help="traffic: replace the synthetic flows (a running Prometheus keeps scraping)")
+    prom.add_argument("--flow", action="append", default=None,
+                      help="repeatable: SOURCE_NS/WORKLOAD->DEST_NS/WORKLOAD:mutual_tls|plaintext, "
+                           "e.g. legacy/curl->foo/httpbin:plaintext")
     args = parser.parse_args(argv)
 
     if args.command == "build":
@@ -50,6 +58,10 @@ def main(argv=None):
                 print(f"{row['name']:<24} {state}")
                 total += row["rss_mib"]
             print(f"{'total':<24} rss {total:.1f} MiB")
+            record = prometheus.info(box)
+            if record and any(r["running"] for r in rows if r["name"] == "prometheus"):
+                print(f"prometheus: {record['url']} (istiod target {record['istiod_target']}, "
+                      f"synthetic job {record['synthetic_job']} on {record['exporter']})")
             running = [r["running"] for r in rows if r["name"] in CONTROL_PLANE]
             return 0 if all(running) else 3 if any(running) else 4
         elif args.command == "istiod":
@@ -72,11 +84,21 @@ def main(argv=None):
                 split = lambda value: [v.strip() for v in value.split(",") if v.strip()]  # noqa: E731
                 count = box.proxies_up(args.namespace, split(args.stale), split(args.error), args.revision)
                 print(f"sandbox: proxies up: {count} streams connected to istiod-{args.revision}")
+        elif args.command == "prometheus":
+            if args.action == "down":
+                stopped = prometheus.down(box)
+                print(f"sandbox: {'stopped ' + ', '.join(stopped) if stopped else 'prometheus was not running'}")
+            elif args.action == "traffic":
+                flows = prometheus.traffic(box, args.flow or [])
+                print(f"sandbox: synthetic exporter serves {len(flows)} flow(s)")
+            else:
+                prometheus.up(box, args.flow)
+                print(f"sandbox: prometheus up at {prometheus.url(box)}")
         elif args.command == "env":
             for key, value in box.env().items():
                 print(f"export {key}={shlex.quote(value)}")
             print(f"export PATH={shlex.quote(str(box.paths.state / 'bin'))}:\"$PATH\"")
-    except SandboxError as exc:
+    except (SandboxError, ValueError) as exc:
         print(f"sandbox: ERROR: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the sandbox binaries from Go modules into a version-keyed cache:
 #   $ISTIO_RUNBOOKS_CACHE/bin/<component>-<version>   (default ~/.cache/istio-runbooks)
-# Usage: sandbox/build.sh [all|kubernetes|etcd|kwok|istio|proxies]...
+# Usage: sandbox/build.sh [all|kubernetes|etcd|kwok|istio|proxies|prometheus]...
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
@@ -163,6 +163,23 @@ build_proxies() {  # simulated sidecars (sandbox/proxies/main.go), keyed by the 
   mv "$BIN/.$name.tmp" "$BIN/$name"
 }
 
+build_prometheus() {  # Prometheus server and promtool: discovery trimmed to file, HTTP and Kubernetes; no web UI assets
+  local v=$PROMETHEUS_VERSION need=()
+  for c in prometheus promtool; do check_or_clear "$BIN/$c-$v" || need+=("$c"); done
+  [ ${#need[@]} -eq 0 ] && { say "prometheus $v: cached"; return; }
+  say "prometheus $v: building ${need[*]} (cold: about 6 min on 2 cores)"
+  local gobin=$CACHE/src/prometheus-$v
+  mkdir -p "$gobin"
+  local p=github.com/prometheus/common/version release=${v#v0.}
+  release="3.${release#3}"  # module v0.316.0 is Prometheus 3.16.0
+  local ld="-s -w -X $p.Version=$release -X $p.Revision=module-$v -X $p.Branch=release -X $p.BuildUser=istio-runbooks -X $p.BuildDate=19700101-00:00:00"
+  local pkgs=()
+  for c in "${need[@]}"; do pkgs+=("github.com/prometheus/prometheus/cmd/$c@$v"); done
+  # remove_all_sd drops every cloud SDK; enable_kubernetes_sd brings back the discovery the scrape config uses
+  run_go prometheus env GOBIN="$gobin" go install -v -tags remove_all_sd,enable_kubernetes_sd -ldflags "$ld" "${pkgs[@]}"
+  for c in "${need[@]}"; do mv "$gobin/$c" "$BIN/$c-$v"; done
+}
+
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(all)
 start=$SECONDS
@@ -174,7 +191,8 @@ for t in "${targets[@]}"; do
     kwok) build_kwok ;;
     istio) build_istio ;;
     proxies) build_proxies ;;
-    *) die "unknown target '$t' (valid: all kubernetes etcd kwok istio proxies)" ;;
+    prometheus) build_prometheus ;;
+    *) die "unknown target '$t' (valid: all kubernetes etcd kwok istio proxies prometheus)" ;;
   esac
 done
 say "all requested binaries ready in $BIN ($((SECONDS - start))s)"

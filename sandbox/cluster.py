@@ -27,11 +27,13 @@ CLIENTS = {
     "kube-scheduler": ("system:kube-scheduler", None),
     "kwok": ("sandbox-kwok", "system:masters"),
     "istiod": ("system:serviceaccount:istio-system:istiod", None),
+    "prometheus": ("sandbox-prometheus", "system:masters"),  # kubernetes_sd: list and watch only
 }
 STATE_MARKER = ".istio-runbooks-sandbox"
 ISTIOD_SLOT = 100  # ports per istiod revision: 15017 + slot * 100, ...
 ISTIOD_SLOTS = 40
 CONTROL_PLANE = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]
+ADDONS = ["prometheus", "synthetic-exporter"]  # python -m sandbox prometheus up
 
 AUDIT_POLICY = {
     "apiVersion": "audit.k8s.io/v1",
@@ -41,7 +43,7 @@ AUDIT_POLICY = {
         {"level": "None", "resources": [{"group": "coordination.k8s.io", "resources": ["leases"]}]},
         {"level": "None", "verbs": ["watch"]},
         {"level": "None", "users": ["system:kube-controller-manager", "system:kube-scheduler", "system:apiserver",
-                                    "sandbox-kwok"], "verbs": ["get", "list"]},
+                                    "sandbox-kwok", "sandbox-prometheus"], "verbs": ["get", "list"]},
         {"level": "None", "userGroups": ["system:serviceaccounts:kube-system"], "verbs": ["get", "list"]},
         {"level": "Metadata"},
     ],
@@ -212,10 +214,10 @@ class Sandbox:
                                ". Stop whatever holds it (see 'ss -ltnp'), or run 'python -m sandbox down' if it is "
                                "an old sandbox from another checkout.")
 
-    def _spawn(self, name, args, env=None, binary_name=None, cwd=None, cri_log=False):
+    def _spawn(self, name, args, env=None, binary_name=None, cwd=None, cri_log=False, executable=None):
         """Start a process with its output in logs/<name>.log (and, with cri_log, also in logs/<name>.cri.log
         in the CRI format, through sandbox/crilog.py, for kwok to serve as its pod's logs)."""
-        binary = str(self.bin(binary_name or name))
+        binary = str(executable or self.bin(binary_name or name))
         log = self.paths.logs / f"{name}.log"
         spawn = dict(stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd or self.paths.state,
                      env={**os.environ, **(env or {})}, start_new_session=True)
@@ -612,7 +614,7 @@ class Sandbox:
             self.out("sandbox: nothing is running (no PID files); nothing to stop")
         else:
             self._clear_stale()
-            for name in ["proxies"] + self.istiod_names() + list(reversed(CONTROL_PLANE)):
+            for name in ["proxies"] + ADDONS + self.istiod_names() + list(reversed(CONTROL_PLANE)):
                 if self._stop(name):
                     self.out(f"sandbox: stopped {name}")
         if not keep_state and self.paths.state.exists():
@@ -640,7 +642,7 @@ class Sandbox:
 
     def status(self):
         rows = []
-        extra = ["proxies"] if self._pidfile("proxies").exists() else []
+        extra = [name for name in ["proxies"] + ADDONS if self._pidfile(name).exists()]
         for name in CONTROL_PLANE + self.istiod_names() + extra:
             pid = self._owned_pid(name)
             rows.append({"name": name, "pid": pid, "running": pid is not None,

@@ -7,6 +7,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VERSIONS_FILE = Path(__file__).resolve().parent / "versions.env"
 PROXIES_SOURCE = Path(__file__).resolve().parent / "proxies" / "main.go"
+PROMETHEUS_TEMPLATE = REPO_ROOT / "roles" / "observability_addons" / "templates" / "prometheus-scrape-config.yml.j2"
 
 
 def load_versions(path=VERSIONS_FILE):
@@ -32,6 +33,8 @@ class Ports:
     istiod_secure_grpc: int = 15012
     istiod_monitoring: int = 15014
     istiod_webhook: int = 15017
+    prometheus: int = 9090
+    synthetic_exporter: int = 9091
 
 
 @dataclass(frozen=True)
@@ -91,5 +94,7 @@ def binary(paths, versions, name):
         "kwok": "KWOK_VERSION",
         "pilot-discovery": "ISTIO_VERSION",
         "istioctl": "ISTIO_VERSION",
+        "prometheus": "PROMETHEUS_VERSION",
+        "promtool": "PROMETHEUS_VERSION",
     }.get(name, "K8S_VERSION")
     return paths.bin / f"{name}-{versions[key]}"

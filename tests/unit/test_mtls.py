@@ -295,3 +295,15 @@ def test_fix_to_istio_mutual_drops_origination_certificates():
                                                                 "caCertificates": "/ca", "sni": "r.a.svc"}}}}
     fixed = fixed_destination_rule(dr, [{"port": None}])
     assert fixed["spec"]["trafficPolicy"]["tls"] == {"mode": "ISTIO_MUTUAL", "sni": "r.a.svc"}
+
+
+def test_prometheus_query_keeps_the_client_and_the_evidence_names_it():
+    query = prometheus_query(["foo"], "1h")
+    assert query.startswith("sum by (destination_workload_namespace, destination_workload, "
+                            "source_workload_namespace, source_workload) (increase(istio_requests_total{")
+    found = {"status": 200, "json": {"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {"destination_workload_namespace": "foo", "destination_workload": "httpbin",
+                    "source_workload_namespace": "legacy", "source_workload": "curl"}, "value": [1, "2"]}]}}}
+    assert prometheus_evidence(found, "http://p") == [
+        'plaintext requests seen by Prometheus: {"destination_workload": "httpbin", "destination_workload_namespace": '
+        '"foo", "source_workload": "curl", "source_workload_namespace": "legacy"}']
