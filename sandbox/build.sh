@@ -167,7 +167,7 @@ build_prometheus() {  # Prometheus server and promtool: discovery trimmed to fil
   local v=$PROMETHEUS_VERSION need=()
   for c in prometheus promtool; do check_or_clear "$BIN/$c-$v" || need+=("$c"); done
   [ ${#need[@]} -eq 0 ] && { say "prometheus $v: cached"; return; }
-  say "prometheus $v: building ${need[*]} (cold: about 6 min on 2 cores)"
+  say "prometheus $v: building ${need[*]} (cold: about 5 min of CPU, minutes on 2 idle cores)"
   local gobin=$CACHE/src/prometheus-$v
   mkdir -p "$gobin"
   local p=github.com/prometheus/common/version release=${v#v0.}

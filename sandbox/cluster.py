@@ -653,7 +653,7 @@ class Sandbox:
         """Unversioned names (kubectl, istioctl, ...) in the state folder, for PATH."""
         links = self.paths.state / "bin"
         links.mkdir(parents=True, exist_ok=True)
-        for name in CONTROL_PLANE + ["kubectl", "istioctl", "pilot-discovery"]:
+        for name in CONTROL_PLANE + ["kubectl", "istioctl", "pilot-discovery", "prometheus", "promtool"]:
             target, link = self.bin(name), links / name
             if target.exists() and (not link.is_symlink() or os.readlink(link) != str(target)):
                 link.unlink(missing_ok=True)

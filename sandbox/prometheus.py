@@ -82,7 +82,7 @@ def ensure_built(box):
     if all(os.access(box.bin(n), os.X_OK) for n in names):
         return
     version = box.versions["PROMETHEUS_VERSION"]
-    box.out(f"sandbox: Prometheus {version} is not built yet; building it now, once (about 12 min on 2 cores, "
+    box.out(f"sandbox: Prometheus {version} is not built yet; building it now, once (about 5 min of CPU: minutes on 2 idle cores, "
             f"progress below; log in {box.paths.cache / 'logs' / 'build-prometheus.log'})")
     if subprocess.call(["bash", str(config.REPO_ROOT / "sandbox" / "build.sh"), "prometheus"]) != 0:
         raise SandboxError(f"building Prometheus {version} failed (see the output above); "

@@ -389,10 +389,11 @@ def valid_prometheus_window(window):
 
 
 def prometheus_query(namespaces, window):
-    """PromQL for plaintext requests (not mutual TLS) to workloads in the namespaces over the window."""
+    """PromQL for plaintext requests (not mutual TLS) to workloads in the namespaces over the window, per
+    destination and client workload (so the evidence names who still sends plaintext)."""
     selector = 'reporter="destination",connection_security_policy!="mutual_tls"'
     selector += ',destination_workload_namespace=~"%s"' % "|".join(sorted(namespaces))
-    return ("sum by (destination_workload_namespace, destination_workload) "
+    return ("sum by (destination_workload_namespace, destination_workload, source_workload_namespace, source_workload) "
             "(increase(istio_requests_total{%s}[%s])) > 0" % (selector, window))
 
 

@@ -76,9 +76,11 @@ def test_prometheus_scrapes_istiod_for_real(prom):
         return [t for t in prometheus.targets(prom) if t[0] == "istiod" and t[1] == record["istiod_target"]
                 and t[2] == "up"]
     wait_for(istiod_up, timeout=60)
-    result = wait_for(lambda: prometheus.api(prom, "query", {"query": 'pilot_xds_pushes{job="istiod"}'})["result"],
+    # pilot_info (always exposed; pilot_xds_pushes appears only once proxies connect) carries istiod's version
+    result = wait_for(lambda: prometheus.api(prom, "query", {"query": 'pilot_info{job="istiod"}'})["result"],
                       timeout=60)
     assert {r["metric"]["instance"] for r in result} == {record["istiod_target"]}
+    assert all(r["metric"]["version"].startswith(prom.versions["ISTIO_VERSION"]) for r in result), result
     # the pod behind the instance is istiod's, found through the API server as in a cluster
     assert all(r["metric"]["pod"].startswith("istiod-") and r["metric"]["namespace"] == "istio-system" for r in result)
     jobs = {t[0]: t[2] for t in prometheus.targets(prom)}
