@@ -21,6 +21,7 @@ class FilterModule(object):
             "traffic_route_weights": traffic.route_weights,
             "traffic_expired_faults": traffic.expired_faults,
             "traffic_snapshot": traffic.snapshot_document,
+            "traffic_snapshot_lists": traffic.snapshot_lists,
             "traffic_revert_plan": traffic.revert_plan,
             "authorization_objects": traffic.authorization_objects,
             "authorization_validate": traffic.validate_authorization,

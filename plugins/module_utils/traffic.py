@@ -520,6 +520,16 @@ def _api_version(kind, objects):
     return None
 
 
+def snapshot_lists(snapshot):
+    """The (apiVersion, kind, namespace) lists a revert reads: one per kind and namespace the snapshot names."""
+    seen = []
+    for ref in (snapshot or {}).get("touched") or []:
+        entry = {"apiVersion": ref["apiVersion"], "kind": ref["kind"], "namespace": ref.get("namespace") or ""}
+        if entry not in seen:
+            seen.append(entry)
+    return seen
+
+
 def revert_plan(snapshot, live):
     """{delete, put}: objects the snapshot names but did not hold are deleted; held ones that differ now
     (spec, labels or annotations), or are gone, are put back exactly."""

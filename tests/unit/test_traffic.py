@@ -12,6 +12,7 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.traffic import
     expired_faults,
     parse_time,
     revert_plan,
+    snapshot_lists,
     route_weights,
     snapshot_document,
     traffic_objects,
@@ -268,6 +269,9 @@ def test_snapshot_and_revert_restore_exactly():
     assert plan["put"] == [snap["objects"][0]]  # changed since: put back exactly
     assert revert_plan(snap, [old_dr, other]) == {"delete": [], "put": []}
     assert revert_plan(snap, [other])["put"] == [snap["objects"][0]]  # deleted since: recreated
+    assert snapshot_lists(snap) == [
+        {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule", "namespace": "demo"},
+        {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService", "namespace": "demo"}]
 
 
 def test_time_parsing():
