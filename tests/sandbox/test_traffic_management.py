@@ -139,8 +139,8 @@ def test_canary_rolls_back_when_a_step_fails_then_completes(demo, api_client, au
     assert run.rc != 0
     assert "failed its verification at 50% to v2" in text(run) and "Rolled back: 100% to v1" in text(run), run.stdout[-3000:]
     assert route_weights(live(api_client, "VirtualService", "backend")) == {"v1": 100}
-    vs_writes = [w for w in audit.writes(since) if w[1] == "virtualservices"]
-    assert len(vs_writes) == 3  # step 10, step 50, rollback
+    backend_writes = [w for w in audit.writes(since) if w[1:] == ("virtualservices", NS, "backend")]
+    assert len(backend_writes) == 3  # step 10, step 50, rollback
 
     run = run_playbook("playbooks/canary.yml", dict(canary, traffic_management_canary_steps=[25, 100],
                                                     traffic_management_canary_verify="none"))
