@@ -119,12 +119,17 @@ def conflicts_check(crds, webhooks, revisions):
     return check("conflicts", name, OK, "no Istio CRDs or webhooks yet")
 
 
-def parse_messages(text):
-    """istioctl analyze / x precheck -o json output: a list of messages; a line of prose means none."""
-    text = (text or "").strip()
+def parse_messages(run):
+    """istioctl analyze / x precheck -o json, from a command result {rc, stdout, stderr}: the list of messages.
+
+    Prose without a JSON list means no findings when istioctl exited 0; otherwise istioctl failed (ValueError)."""
+    text = (run.get("stdout") or "").strip()
     start = text.find("[")
     if start < 0:
-        return []
+        if run.get("rc") == 0:
+            return []
+        raise ValueError("istioctl failed (rc %s): %s" % (run.get("rc"), ((run.get("stderr") or run.get("msg") or "")
+                                                                          .strip() or text)[:300]))
     try:
         return json.loads(text[start:])
     except ValueError:
@@ -396,15 +401,16 @@ def report(checks):
 
 # ---- the two check lists ---------------------------------------------------------------------------
 
-def pre_checks(mesh, precheck_text, settings):
+def pre_checks(mesh, precheck_run, settings):
     """Before install: API and version, permissions, conflicting CRDs or webhooks, istioctl x precheck."""
     checks = [api_check(mesh.get("version"), settings["min_version"], settings["max_version"]),
               permissions_check(mesh.get("missing_access") or []),
               conflicts_check(mesh.get("crds"), mesh.get("webhooks"), mesh.get("revisions"))]
     try:
-        checks.append(precheck_check(parse_messages(precheck_text)))
+        checks.append(precheck_check(parse_messages(precheck_run)))
     except ValueError as exc:
-        checks.append(check("precheck", "istioctl x precheck", FAIL, str(exc), "run istioctl x precheck by hand"))
+        checks.append(check("precheck", "istioctl x precheck", FAIL, str(exc),
+                            "check that istioctl (mesh_doctor_istioctl_path) runs and reaches the cluster"))
     return checks
 
 
@@ -412,7 +418,7 @@ def _in_scope(items, namespaces, key="namespace"):
     return [i for i in items or [] if not namespaces or i[key] in namespaces]
 
 
-def post_checks(mesh, proxies, analyze_text, certificates, settings):
+def post_checks(mesh, proxies, analyze_run, certificates, settings):
     """After install. certificates: {now, root_not_after, serving_not_after, serving_source}."""
     scope = settings.get("namespaces") or []
     namespaces = _in_scope(mesh.get("namespaces"), scope, "name")
@@ -428,10 +434,11 @@ def post_checks(mesh, proxies, analyze_text, certificates, settings):
                            settings.get("addons") or []),
               proxies_check(proxies)]
     try:
-        checks.append(analyze_check(parse_messages(analyze_text), settings.get("analyze_fail_level") or "Error",
+        checks.append(analyze_check(parse_messages(analyze_run), settings.get("analyze_fail_level") or "Error",
                                     settings.get("analyze_ignore_codes") or []))
     except ValueError as exc:
-        checks.append(check("analyze", "istioctl analyze -A", FAIL, str(exc), "run istioctl analyze -A by hand"))
+        checks.append(check("analyze", "istioctl analyze -A", FAIL, str(exc),
+                            "check that istioctl (mesh_doctor_istioctl_path) runs and reaches the cluster"))
     warn_days = settings.get("cert_warn_days", 60)
     checks.append(certificate_check("root_cert", "mesh root certificate expiry", certificates.get("root_not_after"),
                                     certificates["now"], warn_days,
@@ -445,6 +452,9 @@ def post_checks(mesh, proxies, analyze_text, certificates, settings):
                                     certificates.get("serving_missing")))
     errors = ["%s %s%s: %s" % (e.get("verb"), e.get("kind"), " in " + e["namespace"] if e.get("namespace") else "",
                                e.get("message")) for e in mesh.get("errors") or []]
+    if not mesh.get("version"):
+        checks.insert(0, check("api", "Kubernetes API reachable", FAIL, mesh.get("msg") or "the API server did not answer",
+                               "check that the API server is up and that the kubeconfig and context are right"))
     if errors:
         checks.insert(0, check("read", "the mesh could be read", FAIL, _shown(errors),
                                "grant this identity read access (list) to what it names", errors))
