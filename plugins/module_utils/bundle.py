@@ -110,9 +110,8 @@ def index_text(index):
     lines += ["  " + f for f in index["files"]]
     lines += ["", "logs:"]
     for log in index["logs"]:
-        lines.append("  %s/%s %s (%s): %s" % (log["namespace"], log["pod"], log["container"], log["role"],
-                                            "NOT READ: " + log["reason"] if log.get("reason")
-                                            else "%d lines" % log.get("lines", 0)))
+        state = "NOT READ: " + log["reason"] if log.get("reason") else "%d lines" % log.get("lines", 0)
+        lines.append("  %s/%s %s (%s): %s" % (log["namespace"], log["pod"], log["container"], log["role"], state))
     if index["errors"]:
         lines += ["", "errors:"] + ["  " + e for e in index["errors"]]
     return "\n".join(lines) + "\n"

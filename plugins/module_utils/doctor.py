@@ -357,8 +357,8 @@ def analyze_check(messages, fail_level="Error", ignore_codes=()):
         counted += "%s%d ignored (%s)" % ("; " if counted else "", len(ignored),
                                           ", ".join(sorted(set(m.get("code") for m in ignored))))
     if failing:
-        return check("analyze", name, FAIL, "%s; at or above %s: %s" % (counted, fail_level,
-                                                                       _shown(_message_line(m) for m in failing[:3])),
+        shown = _shown(_message_line(m) for m in failing[:3])
+        return check("analyze", name, FAIL, "%s; at or above %s: %s" % (counted, fail_level, shown),
                      "fix each finding; istioctl analyze -A explains them, with a link per code",
                      [_message_line(m) for m in failing])
     if warning:
