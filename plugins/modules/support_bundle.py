@@ -133,7 +133,7 @@ def main():
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
-    if not os.path.isdir(os.path.dirname(p["dest"]) or "."):
+    if not module.check_mode and not os.path.isdir(os.path.dirname(p["dest"]) or "."):
         module.fail_json(msg="dest %s: its folder does not exist" % p["dest"])
     api = connect(module)
     try:
