@@ -33,3 +33,4 @@ bench: sandbox-up
 	.venv/bin/python bench/injection_scale.py
 	.venv/bin/python bench/rollout_restart.py
 	.venv/bin/python bench/rollout_restart.py --pod-ready-delay-ms 2000
+	.venv/bin/python bench/doctor_scale.py
