@@ -10,6 +10,8 @@ __metaclass__ = type
 import re
 from decimal import Decimal, InvalidOperation
 
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import meta as object_meta
+
 _QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
 _SUFFIX = {"Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60,
            "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "k": 10 ** 3, "M": 10 ** 6,
@@ -86,7 +88,7 @@ def for_diff(obj):
     if not obj:
         return {}
     clean = dict((k, v) for k, v in obj.items() if k != "status")
-    meta = dict((k, v) for k, v in (obj.get("metadata") or {}).items() if k not in _IGNORED_METADATA)
+    meta = dict((k, v) for k, v in object_meta(obj).items() if k not in _IGNORED_METADATA)
     annotations = dict((k, v) for k, v in (meta.get("annotations") or {}).items()
                        if k != "kubectl.kubernetes.io/last-applied-configuration")
     if annotations:
@@ -98,7 +100,8 @@ def for_diff(obj):
 
 
 def object_ref(obj):
-    meta = obj.get("metadata") or {}
+    """'namespace/Kind/name' (or 'Kind/name'): how apply_objects names an object in its results."""
+    meta = object_meta(obj)
     ref = "%s/%s" % (obj.get("kind"), meta.get("name"))
     return "%s/%s" % (meta["namespace"], ref) if meta.get("namespace") else ref
 
@@ -123,14 +126,14 @@ class BatchApplier(object):
             kwargs = {"namespace": namespace} if resource.namespaced and namespace else {}
             self.api_calls += 1
             items = resource.get(**kwargs).to_dict().get("items") or []
-            self._live[key] = dict(((item.get("metadata") or {}).get("name"), item) for item in items)
+            self._live[key] = dict((object_meta(item).get("name"), item) for item in items)
         return self._live[key]
 
     def plan(self, definitions):
         """Each definition with its action (create, update, none), its live object and the differing paths."""
         planned, new_namespaces = [], set()
         for obj in definitions:
-            meta = obj.get("metadata") or {}
+            meta = object_meta(obj)
             namespace = meta.get("namespace")
             try:
                 resource = self._resource(obj)

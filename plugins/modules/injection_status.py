@@ -87,7 +87,7 @@ table:
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.injection import format_table, injection_report
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import connect
-from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import RolloutError
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import KubeError as RolloutError
 
 
 def main():
