@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -83,6 +84,51 @@ def differences(desired, live, path="", quantities=False):
     return [path]
 
 
+def owned_fields(live, field_manager):
+    """The fieldsV1 trees that field_manager owns on the live object through apply (subresources left out)."""
+    return [entry.get("fieldsV1") or {} for entry in object_meta(live).get("managedFields") or []
+            if entry.get("manager") == field_manager and entry.get("operation") == "Apply"
+            and not entry.get("subresource")]
+
+
+def _item_matches(item, key):
+    """A desired list item matches a managedFields key when every key field it sets is equal (the server adds
+    defaulted fields, such as a port's protocol, to the key)."""
+    shared = [k for k in key if k in item]
+    return bool(shared) and all(str(item[k]) == str(key[k]) for k in shared)
+
+
+def dropped_fields(desired, fields, path=""):
+    """Paths our field manager owns (fieldsV1) that desired no longer sets: a server-side apply of desired
+    removes them, so they are differences even though differences() only looks at what desired states."""
+    found = []
+    for key in sorted(fields):
+        child = fields[key]
+        prefix, _sep, name = key.partition(":")
+        if prefix == "f" and isinstance(desired, dict):
+            if name not in desired:
+                found.append("%s.%s" % (path, name))
+            elif child:
+                found += dropped_fields(desired[name], child, "%s.%s" % (path, name))
+        elif prefix in ("k", "v") and isinstance(desired, list):
+            try:
+                value = json.loads(name)
+            except ValueError:
+                continue
+            label = "%s[%s]" % (path, name)
+            if prefix == "v":
+                if value not in desired:
+                    found.append(label)
+                continue
+            match = next((item for item in desired if isinstance(item, dict) and isinstance(value, dict)
+                          and _item_matches(item, value)), None)
+            if match is None:
+                found.append(label)
+            elif child:
+                found += dropped_fields(match, child, label)
+    return found
+
+
 def for_diff(obj):
     """An object without the fields the server writes, for a readable diff."""
     if not obj:
@@ -157,6 +203,8 @@ class BatchApplier(object):
                     new_namespaces.add(meta.get("name"))
             else:
                 paths = differences(obj, live)
+                for fields in owned_fields(live, self.field_manager):
+                    paths += [p for p in dropped_fields(obj, fields) if p not in paths]
                 action = "update" if paths else "none"
             planned.append({"object": obj, "action": action, "live": live, "paths": paths,
                             "namespace_pending": namespace in new_namespaces})
