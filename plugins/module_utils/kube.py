@@ -178,8 +178,6 @@ class KubeApi(object):
                 pass
         return ApiCallError(status if isinstance(status, int) else None, message)
 
-    _error = error  # the name callers used before
-
     def list(self, kind, namespace, label_selector=None):
         kwargs = {}
         if namespace:
