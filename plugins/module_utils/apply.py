@@ -7,8 +7,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import re
 from decimal import Decimal, InvalidOperation
+
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import meta as object_meta
 
 _QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
 _SUFFIX = {"Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60,
@@ -81,12 +84,57 @@ def differences(desired, live, path="", quantities=False):
     return [path]
 
 
+def owned_fields(live, field_manager):
+    """The fieldsV1 trees that field_manager owns on the live object through apply (subresources left out)."""
+    return [entry.get("fieldsV1") or {} for entry in object_meta(live).get("managedFields") or []
+            if entry.get("manager") == field_manager and entry.get("operation") == "Apply"
+            and not entry.get("subresource")]
+
+
+def _item_matches(item, key):
+    """A desired list item matches a managedFields key when every key field it sets is equal (the server adds
+    defaulted fields, such as a port's protocol, to the key)."""
+    shared = [k for k in key if k in item]
+    return bool(shared) and all(str(item[k]) == str(key[k]) for k in shared)
+
+
+def dropped_fields(desired, fields, path=""):
+    """Paths our field manager owns (fieldsV1) that desired no longer sets: a server-side apply of desired
+    removes them, so they are differences even though differences() only looks at what desired states."""
+    found = []
+    for key in sorted(fields):
+        child = fields[key]
+        prefix, _sep, name = key.partition(":")
+        if prefix == "f" and isinstance(desired, dict):
+            if name not in desired:
+                found.append("%s.%s" % (path, name))
+            elif child:
+                found += dropped_fields(desired[name], child, "%s.%s" % (path, name))
+        elif prefix in ("k", "v") and isinstance(desired, list):
+            try:
+                value = json.loads(name)
+            except ValueError:
+                continue
+            label = "%s[%s]" % (path, name)
+            if prefix == "v":
+                if value not in desired:
+                    found.append(label)
+                continue
+            match = next((item for item in desired if isinstance(item, dict) and isinstance(value, dict)
+                          and _item_matches(item, value)), None)
+            if match is None:
+                found.append(label)
+            elif child:
+                found += dropped_fields(match, child, label)
+    return found
+
+
 def for_diff(obj):
     """An object without the fields the server writes, for a readable diff."""
     if not obj:
         return {}
     clean = dict((k, v) for k, v in obj.items() if k != "status")
-    meta = dict((k, v) for k, v in (obj.get("metadata") or {}).items() if k not in _IGNORED_METADATA)
+    meta = dict((k, v) for k, v in object_meta(obj).items() if k not in _IGNORED_METADATA)
     annotations = dict((k, v) for k, v in (meta.get("annotations") or {}).items()
                        if k != "kubectl.kubernetes.io/last-applied-configuration")
     if annotations:
@@ -98,7 +146,8 @@ def for_diff(obj):
 
 
 def object_ref(obj):
-    meta = obj.get("metadata") or {}
+    """'namespace/Kind/name' (or 'Kind/name'): how apply_objects names an object in its results."""
+    meta = object_meta(obj)
     ref = "%s/%s" % (obj.get("kind"), meta.get("name"))
     return "%s/%s" % (meta["namespace"], ref) if meta.get("namespace") else ref
 
@@ -123,14 +172,14 @@ class BatchApplier(object):
             kwargs = {"namespace": namespace} if resource.namespaced and namespace else {}
             self.api_calls += 1
             items = resource.get(**kwargs).to_dict().get("items") or []
-            self._live[key] = dict(((item.get("metadata") or {}).get("name"), item) for item in items)
+            self._live[key] = dict((object_meta(item).get("name"), item) for item in items)
         return self._live[key]
 
     def plan(self, definitions):
         """Each definition with its action (create, update, none), its live object and the differing paths."""
         planned, new_namespaces = [], set()
         for obj in definitions:
-            meta = obj.get("metadata") or {}
+            meta = object_meta(obj)
             namespace = meta.get("namespace")
             try:
                 resource = self._resource(obj)
@@ -154,6 +203,8 @@ class BatchApplier(object):
                     new_namespaces.add(meta.get("name"))
             else:
                 paths = differences(obj, live)
+                for fields in owned_fields(live, self.field_manager):
+                    paths += [p for p in dropped_fields(obj, fields) if p not in paths]
                 action = "update" if paths else "none"
             planned.append({"object": obj, "action": action, "live": live, "paths": paths,
                             "namespace_pending": namespace in new_namespaces})

@@ -7,12 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import (
-    INJECTION_LABELS,
-    backup_differences,
-    clean_for_backup,
-    object_key,
-)
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import INJECTION_LABELS, labels, meta, object_key
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import backup_differences, clean_for_backup
 
 ISTIO_PART_OF = ("app.kubernetes.io/part-of", "istio")
 # Secrets that are not the mesh's data: tokens are minted per ServiceAccount uid, Helm records belong to Helm.
@@ -21,9 +17,9 @@ SKIPPED_SECRET_TYPES = frozenset(["kubernetes.io/service-account-token", "helm.s
 
 def is_istio_crd(crd):
     """True for a CRD that is part of Istio: labelled app.kubernetes.io/part-of=istio, or in a *.istio.io group."""
-    labels = crd.get("metadata", {}).get("labels") or {}
+    crd_labels = labels(crd)
     group = crd.get("spec", {}).get("group") or ""
-    return labels.get(ISTIO_PART_OF[0]) == ISTIO_PART_OF[1] or group == "istio.io" or group.endswith(".istio.io")
+    return crd_labels.get(ISTIO_PART_OF[0]) == ISTIO_PART_OF[1] or group == "istio.io" or group.endswith(".istio.io")
 
 
 def _listed_version(crd):
@@ -95,8 +91,8 @@ def secret_differences(backup, live):
 
 
 def _injection_labels(namespace):
-    labels = namespace.get("metadata", {}).get("labels") or {}
-    return dict((k, labels[k]) for k in INJECTION_LABELS if k in labels)
+    have = labels(namespace)
+    return dict((k, have[k]) for k in INJECTION_LABELS if k in have)
 
 
 def namespace_label_patches(backup_labels, live_namespaces):
@@ -132,7 +128,7 @@ def namespace_label_differences(backup_labels, live_namespaces):
 
 def missing_namespaces(objects, secrets, backup_labels, live_namespaces):
     """Namespace manifests for the namespaces the backup needs that do not exist live, sorted by name."""
-    needed = set(o.get("metadata", {}).get("namespace") for o in list(objects) + list(secrets))
+    needed = set(meta(o).get("namespace") for o in list(objects) + list(secrets))
     needed.update(entry["name"] for entry in backup_labels)
     needed.discard(None)
     needed.discard("")

@@ -7,25 +7,23 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import (
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import (
     INJECT_KEY,
-    KINDS,
-    RolloutError,
+    INJECTION_LABELS,
+    WORKLOAD_KINDS,
+    KubeError,
     host_network,
-    owned_pods,
+    is_dns_label,
+    meta as _meta,
     pod_has_sidecar,
     pod_revision,
 )
-
-NAMESPACE_LABELS = ("istio-injection", "istio.io/rev")
-DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import owned_pods
 
 
 def invalid_namespace_names(names):
     """Names that are not DNS-1123 labels, so no namespace can have them."""
-    import re
-
-    return [n for n in names if not re.match(DNS_LABEL, n or "")]
+    return [n for n in names if not is_dns_label(n)]
 
 
 def namespace_label_patches(namespaces, targets, labels):
@@ -42,10 +40,6 @@ def namespace_label_patches(namespaces, targets, labels):
         if change:
             patches.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": change}})
     return patches
-
-
-def _meta(obj):
-    return obj.get("metadata") or {}
 
 
 def pod_opted_out(pod):
@@ -88,15 +82,15 @@ def injection_report(api, namespaces, desired=None, revision=None):
     listed = dict((_meta(ns).get("name"), ns) for ns in api.list("Namespace", None))
     missing = [ns for ns in namespaces if ns not in listed]
     if missing:
-        raise RolloutError("namespace(s) not found: %s" % ", ".join(missing))
+        raise KubeError("namespace(s) not found: %s" % ", ".join(missing))
     report = {"namespaces": [], "workloads": [], "mismatched_pods": []}
     for name in namespaces:
         labels = _meta(listed[name]).get("labels") or {}
-        report["namespaces"].append({"name": name, "labels": dict((k, labels[k]) for k in NAMESPACE_LABELS
+        report["namespaces"].append({"name": name, "labels": dict((k, labels[k]) for k in INJECTION_LABELS
                                                                   if k in labels)})
         pods = api.list("Pod", name)
         replicasets = api.list("ReplicaSet", name)
-        for kind in KINDS:
+        for kind in WORKLOAD_KINDS:
             for workload in api.list(kind, name):
                 workload.setdefault("kind", kind)
                 report["workloads"].append(workload_state(workload, owned_pods(workload, pods, replicasets)))

@@ -1,11 +1,209 @@
 # -*- coding: utf-8 -*-
 # Copyright: istio-runbooks contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Connection for this collection's modules, from kubernetes.core's shared auth options."""
+"""What every module needs: the cluster connection (KubeApi), object metadata readers, pod sidecar and revision
+readers, label selector matching, and the label names Istio uses."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+import json
+import re
+
+# ---- labels and names ------------------------------------------------------------------------------
+
+REV_LABEL = "istio.io/rev"
+TAG_LABEL = "istio.io/tag"
+INJECTION_LABEL = "istio-injection"
+INJECTION_LABELS = (INJECTION_LABEL, REV_LABEL)  # the namespace labels that choose injection
+INJECT_KEY = "sidecar.istio.io/inject"  # the per-pod choice (label or annotation)
+SIDECAR_STATUS = "sidecar.istio.io/status"  # written by the injector: names the revision
+SIDECAR = "istio-proxy"
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"  # RFC 1123 label: namespace and revision names
+FORBIDDEN = (401, 403)
+
+
+class KubeError(Exception):
+    """Bad input or an API failure, with a message that names the fix."""
+
+
+class ApiCallError(KubeError):
+    """One API request failed: status is the HTTP status (None when the server was not reached)."""
+
+    def __init__(self, status, message):
+        super(ApiCallError, self).__init__("%s%s" % ("%s " % status if status else "", message))
+        self.status = status
+
+
+# ---- object metadata -------------------------------------------------------------------------------
+
+
+def meta(obj):
+    """The metadata of an object, {} when it has none."""
+    return (obj or {}).get("metadata") or {}
+
+
+def labels(obj):
+    return meta(obj).get("labels") or {}
+
+
+def annotations(obj):
+    return meta(obj).get("annotations") or {}
+
+
+def object_ref(obj):
+    """'Kind namespace/name' (or 'Kind name' for a cluster-scoped object), for reports and messages."""
+    namespace = meta(obj).get("namespace")
+    return "%s %s%s" % (obj.get("kind"), (namespace + "/") if namespace else "", meta(obj).get("name"))
+
+
+def object_key(obj):
+    """(group, kind, namespace, name): what identifies an object across API versions."""
+    return (api_group(obj.get("apiVersion", "")), obj.get("kind"), meta(obj).get("namespace") or "",
+            meta(obj).get("name"))
+
+
+def template_labels(workload):
+    """The pod template's labels of a Deployment, StatefulSet or DaemonSet."""
+    return ((((workload.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {})
+
+
+def condition_true(obj, condition):
+    """True when status.conditions holds the condition with status True."""
+    return any(c.get("type") == condition and c.get("status") == "True"
+               for c in (obj.get("status") or {}).get("conditions") or [])
+
+
+def api_group(api_version):
+    """The group of an apiVersion ("" for the core group)."""
+    return api_version.split("/")[0] if "/" in (api_version or "") else ""
+
+
+def is_dns_label(name):
+    """True when name is an RFC 1123 label (what namespace and revision names must be)."""
+    return bool(re.match(DNS_LABEL, name or ""))
+
+
+# ---- pods and workloads ----------------------------------------------------------------------------
+
+
+def pod_has_sidecar(pod):
+    """True when the pod runs istio-proxy as a container or as a native sidecar (init, restartPolicy Always)."""
+    spec = pod.get("spec") or {}
+    if any(c.get("name") == SIDECAR for c in spec.get("containers") or []):
+        return True
+    return any(c.get("name") == SIDECAR and c.get("restartPolicy") == "Always" for c in spec.get("initContainers") or [])
+
+
+def pod_revision(pod):
+    """The revision that injected the pod, from istiod's sidecar.istio.io/status annotation, else its istio.io/rev."""
+    status = annotations(pod).get(SIDECAR_STATUS)
+    if status:
+        try:
+            return json.loads(status).get("revision") or ""
+        except (ValueError, AttributeError):
+            pass
+    return labels(pod).get(REV_LABEL, "")
+
+
+def template_opt_out(workload):
+    """The per-workload injection choice from the pod template ('true', 'false' or None)."""
+    template_meta = ((workload.get("spec") or {}).get("template") or {}).get("metadata") or {}
+    value = (template_meta.get("labels") or {}).get(INJECT_KEY, (template_meta.get("annotations") or {}).get(INJECT_KEY))
+    return None if value is None else str(value).lower()
+
+
+def host_network(workload):
+    return bool((((workload.get("spec") or {}).get("template") or {}).get("spec") or {}).get("hostNetwork"))
+
+
+# ---- selectors -------------------------------------------------------------------------------------
+
+
+def labels_match(match_labels, labels_of_object):
+    """True when every key=value of a plain label map (a Service selector, matchLabels) is on the object."""
+    return all((labels_of_object or {}).get(k) == v for k, v in (match_labels or {}).items())
+
+
+def selector_matches(selector, labels_of_object):
+    """True when a LabelSelector (matchLabels and matchExpressions) selects the labels. {} selects everything."""
+    labels_of_object = labels_of_object or {}
+    if not labels_match(selector.get("matchLabels"), labels_of_object):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if op == "In" and labels_of_object.get(key) not in values:
+            return False
+        if op == "NotIn" and labels_of_object.get(key) in values:
+            return False
+        if op == "Exists" and key not in labels_of_object:
+            return False
+        if op == "DoesNotExist" and key in labels_of_object:
+            return False
+    return True
+
+
+# ---- the connection --------------------------------------------------------------------------------
+
+
+class KubeApi(object):
+    """list, get and patch by kind over the kubernetes dynamic client; failures raise ApiCallError."""
+
+    GROUPS = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1", "ReplicaSet": "apps/v1",
+              "Pod": "v1", "Namespace": "v1", "PodDisruptionBudget": "policy/v1"}
+
+    def __init__(self, dynamic_client):
+        self.client = dynamic_client
+        self._resources = {}
+
+    def _resource(self, kind):
+        if kind not in self._resources:
+            self._resources[kind] = self.client.resources.get(api_version=self.GROUPS[kind], kind=kind)
+        return self._resources[kind]
+
+    @staticmethod
+    def error(exc):
+        """ApiCallError from a client exception, with the server's message when it sent one."""
+        if isinstance(exc, ApiCallError):
+            return exc
+        status = getattr(exc, "status", None)
+        message = getattr(exc, "reason", None) or str(exc)
+        body = getattr(exc, "body", None)
+        if body:
+            try:
+                message = json.loads(body).get("message") or message
+            except (ValueError, TypeError, AttributeError):
+                pass
+        return ApiCallError(status if isinstance(status, int) else None, message)
+
+    def list(self, kind, namespace, label_selector=None):
+        kwargs = {}
+        if namespace:
+            kwargs["namespace"] = namespace
+        if label_selector:
+            kwargs["label_selector"] = label_selector
+        try:
+            return self._resource(kind).get(**kwargs).to_dict().get("items") or []
+        except Exception as exc:  # pylint: disable=broad-except
+            raise self.error(exc)
+
+    def get(self, kind, namespace, name):
+        try:
+            return self._resource(kind).get(name=name, namespace=namespace).to_dict()
+        except Exception as exc:  # pylint: disable=broad-except
+            error = self.error(exc)
+            if error.status == 404:
+                return None
+            raise error
+
+    def patch(self, kind, namespace, name, body):
+        try:
+            return self._resource(kind).patch(body=body, name=name, namespace=namespace,
+                                              content_type="application/strategic-merge-patch+json").to_dict()
+        except Exception as exc:  # pylint: disable=broad-except
+            raise self.error(exc)
 
 
 def connect(module):
@@ -16,7 +214,6 @@ def connect(module):
     from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
-    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import ApiCallError, KubeApi
 
     auth = dict((key, module.params.get(key)) for key in AUTH_ARG_SPEC)
     try:

@@ -7,6 +7,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import (  # noqa: F401 (re-exported)
+    INJECTION_LABELS,
+    REV_LABEL,
+    TAG_LABEL,
+    labels as _labels,
+    object_key,
+    object_ref,
+)
+
 CLUSTER_SCOPED_KINDS = frozenset([
     "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration",
     "ValidatingWebhookConfiguration", "Namespace", "PriorityClass", "StorageClass", "IngressClass",
@@ -88,17 +97,11 @@ def istiod_revision_summary(deployment):
     conditions = status.get("conditions", []) or []
     return {
         "name": meta.get("name"),
-        "revision": labels.get("istio.io/rev", "default"),
+        "revision": labels.get(REV_LABEL, "default"),
         "image": discovery.get("image", ""),
         "tag": image_tag(discovery.get("image", "")),
         "available": any(c.get("type") == "Available" and c.get("status") == "True" for c in conditions),
     }
-
-
-def object_key(obj):
-    meta = obj.get("metadata", {})
-    return (obj.get("apiVersion", "").split("/")[0] if "/" in obj.get("apiVersion", "") else "",
-            obj.get("kind"), meta.get("namespace") or "", meta.get("name"))
 
 
 def objects_in(live, planned):
@@ -160,9 +163,6 @@ def backup_differences(backup, live):
     return problems
 
 
-INJECTION_LABELS = ("istio-injection", "istio.io/rev")
-
-
 def injection_labels(namespaces):
     """[{name, labels}] with only the injection labels of each namespace, one entry per namespace."""
     seen = {}
@@ -173,10 +173,6 @@ def injection_labels(namespaces):
         if picked:
             seen[meta.get("name")] = picked
     return [{"name": name, "labels": seen[name]} for name in sorted(seen)]
-
-
-def _labels(obj):
-    return obj.get("metadata", {}).get("labels") or {}
 
 
 GATEWAY_COMPONENTS = ("IngressGateways", "EgressGateways")
@@ -190,7 +186,7 @@ def is_gateway(obj):
 def gateway_objects(objects, revision=None):
     """The gateway components' objects, optionally only those on one revision."""
     return [o for o in objects if is_gateway(o)
-            and (revision is None or _labels(o).get("istio.io/rev", "default") == (revision or "default"))]
+            and (revision is None or _labels(o).get(REV_LABEL, "default") == (revision or "default"))]
 
 
 def gateway_problems(objects, revision):
@@ -202,7 +198,7 @@ def gateway_problems(objects, revision):
             continue
         meta, status = dep.get("metadata") or {}, dep.get("status") or {}
         want = (dep.get("spec") or {}).get("replicas", 1)
-        on = _labels(dep).get("istio.io/rev", "default")
+        on = _labels(dep).get(REV_LABEL, "default")
         if on != revision:
             problems.append("gateway %s is on revision %s, expected %s" % (meta.get("name"), on, revision))
         elif (status.get("observedGeneration", 0) < meta.get("generation", 0) or status.get("updatedReplicas", 0) != want
@@ -244,11 +240,11 @@ def revision_objects(objects, revision, namespace="istio-system", include_tags=F
     picked = []
     for obj in objects:
         labels = _labels(obj)
-        if ("istio.io/tag" in labels and not include_tags) or is_gateway(obj):
+        if (TAG_LABEL in labels and not include_tags) or is_gateway(obj):
             continue
-        if labels.get("istio.io/rev") == revision or (
+        if labels.get(REV_LABEL) == revision or (
                 obj.get("metadata", {}).get("name") in named and labels.get("app") == "istiod"
-                and "istio.io/rev" not in labels):
+                and REV_LABEL not in labels):
             picked.append(obj)
     return picked
 
@@ -256,14 +252,13 @@ def revision_objects(objects, revision, namespace="istio-system", include_tags=F
 def revision_tags(objects, revision):
     """Names of revision tags (istio.io/tag) whose webhooks point at revision."""
     revision = revision or "default"
-    return sorted(set(_labels(o)["istio.io/tag"] for o in objects
-                      if "istio.io/tag" in _labels(o) and _labels(o).get("istio.io/rev") == revision))
+    return sorted(set(_labels(o)[TAG_LABEL] for o in objects
+                      if TAG_LABEL in _labels(o) and _labels(o).get(REV_LABEL) == revision))
 
 
 def object_refs(objects):
     """'Kind namespace/name' strings, for reports."""
-    return ["%s %s%s" % (o.get("kind"), (o["metadata"].get("namespace") + "/") if o["metadata"].get("namespace") else "",
-                         o["metadata"].get("name")) for o in objects]
+    return [object_ref(o) for o in objects]
 
 
 def object_ref_dict(obj):

@@ -11,11 +11,20 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import (
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import (  # noqa: F401 (re-exported)
     FORBIDDEN,
     INJECT_KEY,
+    INJECTION_LABEL,
+    REV_LABEL,
+    TAG_LABEL,
+    WORKLOAD_KINDS,
     ApiCallError,
+    KubeApi,
+    api_group as _group,
+    condition_true as _condition_true,
     host_network,
+    labels as _labels,
+    meta as _meta,
     pod_has_sidecar,
     pod_revision,
     template_opt_out,
@@ -23,10 +32,6 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import
 
 SUBSETS = ("crds", "control_plane", "webhooks", "policies", "namespaces", "workloads", "pods")
 DEFAULT_SUBSETS = ("crds", "control_plane", "webhooks", "policies", "namespaces")
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
-REV_LABEL = "istio.io/rev"
-TAG_LABEL = "istio.io/tag"
-INJECTION_LABEL = "istio-injection"
 # Reviews of this namespace answer cluster-scoped questions: it holds no RoleBindings, so only
 # ClusterRoleBindings grant there, which is what cluster-scoped access needs.
 CLUSTER_REVIEW_NAMESPACE = "istio-runbooks-cluster-scope"
@@ -53,23 +58,6 @@ POLICY_CRDS = {"PeerAuthentication": "peerauthentications.security.istio.io",
 
 class MeshInfoError(Exception):
     """Bad input, with a message that names the fix."""
-
-
-def _meta(obj):
-    return obj.get("metadata") or {}
-
-
-def _labels(obj):
-    return _meta(obj).get("labels") or {}
-
-
-def _condition_true(obj, condition):
-    return any(c.get("type") == condition and c.get("status") == "True"
-               for c in (obj.get("status") or {}).get("conditions") or [])
-
-
-def _group(api_version):
-    return api_version.split("/")[0] if "/" in api_version else ""
 
 
 # ---- permissions --------------------------------------------------------------------------------------
@@ -560,14 +548,12 @@ class DynamicMeshApi(object):
 
     @staticmethod
     def _call(function, *args, **kwargs):
-        from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import KubeApi
-
         try:
             return function(*args, **kwargs)
         except ApiCallError:
             raise
         except Exception as exc:  # pylint: disable=broad-except
-            raise KubeApi._error(exc)  # pylint: disable=protected-access
+            raise KubeApi.error(exc)
 
     def version(self):
         from kubernetes.client import VersionApi

@@ -8,6 +8,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import (
+    labels_match as _matches,
+    meta as _meta,
+    pod_has_sidecar as _has_sidecar,
+)
+
 MODES = ("STRICT", "PERMISSIVE", "DISABLE", "UNSET")
 # Protocols where the server speaks first; a sidecar cannot sniff them unless the port is declared TCP.
 SERVER_FIRST_PORTS = {3306: "MySQL", 27017: "MongoDB", 5432: "PostgreSQL", 25: "SMTP", 11211: "memcached",
@@ -17,16 +23,8 @@ SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 FOREIGN_METADATA = ("labels", "annotations", "ownerReferences", "finalizers")
 
 
-def _meta(obj):
-    return obj.get("metadata") or {}
-
-
 def _selector_labels(policy):
     return ((policy.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-
-
-def _matches(selector, labels):
-    return all((labels or {}).get(k) == v for k, v in selector.items())
 
 
 def _mode_of(policy, port=None):
@@ -87,12 +85,6 @@ def format_table(rows):
     for r in rows:
         lines.append("%-20s %-28s %-6s %-11s %s" % (r["namespace"], r["workload"], r["port"], r["mode"], r["decided_by"]))
     return lines
-
-
-def _has_sidecar(pod):
-    spec = pod.get("spec") or {}
-    return any(c.get("name") == "istio-proxy" for c in spec.get("containers") or []) or any(
-        c.get("name") == "istio-proxy" and c.get("restartPolicy") == "Always" for c in spec.get("initContainers") or [])
 
 
 def strict_evidence(pods, services, statefulsets, selector=None):

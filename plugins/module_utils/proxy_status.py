@@ -15,6 +15,8 @@ import json
 import re
 import time
 
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import REV_LABEL, meta
+
 TYPES = ["CDS", "LDS", "EDS", "RDS", "ECDS"]
 TYPE_URLS = {
     "type.googleapis.com/envoy.config.cluster.v3.Cluster": "CDS",
@@ -141,7 +143,7 @@ def parse_istioctl_json(text):
         istiod = _istiod_id(doc)
         for resource in doc.get("resources") or []:
             node = resource.get("node") or {}
-            meta = node.get("metadata") or {}
+            node_meta = node.get("metadata") or {}
             types, errors = {}, {}
             for config in resource.get("genericXdsConfigs") or []:
                 short = TYPE_URLS.get(config.get("typeUrl"))
@@ -155,7 +157,7 @@ def parse_istioctl_json(text):
                 for key, short in LEGACY_XDS_KEYS.items():
                     if key in config:
                         types[short] = CONFIG_STATUS.get(config.get("status", "UNKNOWN"), "IGNORED")
-            proxies.append(_proxy(node.get("id", ""), istiod, meta.get("CLUSTER_ID"), meta.get("ISTIO_VERSION"),
+            proxies.append(_proxy(node.get("id", ""), istiod, node_meta.get("CLUSTER_ID"), node_meta.get("ISTIO_VERSION"),
                                   types, errors))
     return proxies
 
@@ -301,7 +303,7 @@ class ProxyStatus(object):
     def check_namespaces(self, namespaces):
         if not namespaces:
             return
-        existing = set(ns["metadata"]["name"] for ns in self.api.list("Namespace", None))
+        existing = set(meta(ns).get("name") for ns in self.api.list("Namespace", None))
         unknown = [ns for ns in namespaces if ns not in existing]
         if unknown:
             raise ProxyStatusError("namespaces names %s, which do not exist; existing namespaces: %s" % (
@@ -315,7 +317,7 @@ class ProxyStatus(object):
         try:
             for namespace in namespaces or [None]:
                 for pod in self.api.list("Pod", namespace, label_selector):
-                    names.add("%s.%s" % (pod["metadata"]["name"], pod["metadata"]["namespace"]))
+                    names.add("%s.%s" % (meta(pod).get("name"), meta(pod).get("namespace")))
         except Exception as exc:  # pylint: disable=broad-except
             raise ProxyStatusError("listing pods with label_selector %r failed: %s" % (label_selector, exc))
         return names
@@ -416,7 +418,7 @@ SYNCZ_REQUEST = b"GET /debug/syncz HTTP/1.1\r\nHost: localhost\r\nConnection: cl
 
 def syncz_from_pods(list_pods, forward, istio_namespace, revision=None, port=15014):
     """A reader of /debug/syncz from every Running istiod pod, through the API server's pod port-forward."""
-    selector = "app=istiod" + (",istio.io/rev=%s" % revision if revision else "")
+    selector = "app=istiod" + (",%s=%s" % (REV_LABEL, revision) if revision else "")
 
     def read():
         pods = [p for p in list_pods(istio_namespace, selector) if (p.get("status") or {}).get("phase") == "Running"]

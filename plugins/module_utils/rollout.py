@@ -12,78 +12,35 @@ import datetime
 import re
 import time
 
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import (  # noqa: F401 (re-exported)
+    FORBIDDEN,
+    INJECT_KEY,
+    SIDECAR,
+    WORKLOAD_KINDS as KINDS,
+    ApiCallError,
+    KubeError as RolloutError,
+    host_network,
+    meta as _meta,
+    object_ref as _ref,
+    pod_has_sidecar,
+    pod_revision,
+    selector_matches as _selector_matches,
+    template_opt_out,
+)
+
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
-INJECT_KEY = "sidecar.istio.io/inject"
-SIDECAR = "istio-proxy"
-KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 ISTIO_INJECTOR = "sidecar-injector.istio.io"
 WEBHOOK_FAILED = re.compile(r'failed calling webhook "([^"]+)"')
 WEBHOOK_DENIED = re.compile(r'admission webhook "([^"]+)" denied the request')
 ONLY_IF = ("always", "missing_sidecar", "has_sidecar", "wrong_revision")
 
 
-class RolloutError(Exception):
-    """Bad input or an API failure, with a message that names the fix."""
-
-
-class ApiCallError(RolloutError):
-    """One API request failed: status is the HTTP status (None when the server was not reached)."""
-
-    def __init__(self, status, message):
-        super(ApiCallError, self).__init__("%s%s" % ("%s " % status if status else "", message))
-        self.status = status
-
-
-FORBIDDEN = (401, 403)
-
-
 # ---- pure helpers ----------------------------------------------------------------------------------
-
-
-def _meta(obj):
-    return obj.get("metadata") or {}
-
-
-def _ref(workload):
-    meta = _meta(workload)
-    return "%s %s/%s" % (workload.get("kind"), meta.get("namespace"), meta.get("name"))
-
-
-def pod_has_sidecar(pod):
-    """True when the pod runs istio-proxy as a container or as a native sidecar (init, restartPolicy Always)."""
-    spec = pod.get("spec") or {}
-    if any(c.get("name") == SIDECAR for c in spec.get("containers") or []):
-        return True
-    return any(c.get("name") == SIDECAR and c.get("restartPolicy") == "Always" for c in spec.get("initContainers") or [])
-
-
-def pod_revision(pod):
-    """The revision that injected the pod, from istiod's sidecar.istio.io/status annotation."""
-    import json
-
-    status = (_meta(pod).get("annotations") or {}).get("sidecar.istio.io/status")
-    if status:
-        try:
-            return json.loads(status).get("revision") or ""
-        except ValueError:
-            pass
-    return (_meta(pod).get("labels") or {}).get("istio.io/rev", "")
 
 
 def pods_on_revision(pods, revision):
     """Pods injected by a revision."""
     return [p for p in pods if pod_has_sidecar(p) and pod_revision(p) == (revision or "default")]
-
-
-def template_opt_out(workload):
-    """The per-workload injection choice from the pod template ('true', 'false' or None)."""
-    template_meta = ((workload.get("spec") or {}).get("template") or {}).get("metadata") or {}
-    value = (template_meta.get("labels") or {}).get(INJECT_KEY, (template_meta.get("annotations") or {}).get(INJECT_KEY))
-    return None if value is None else str(value).lower()
-
-
-def host_network(workload):
-    return bool((((workload.get("spec") or {}).get("template") or {}).get("spec") or {}).get("hostNetwork"))
 
 
 def owned_pods(workload, pods, replicasets):
@@ -229,24 +186,6 @@ def webhook_failure(workload):
         if denied:
             return "admission webhook %s denies the new pods. %s: %s" % (denied.group(1), cond.get("reason"), message)
     return None
-
-
-def _selector_matches(selector, labels):
-    labels = labels or {}
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and labels.get(key) in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-    return True
 
 
 def pdb_groups(workloads, pdbs):
@@ -619,61 +558,3 @@ class RolloutRestarter(object):
             entry["detail"] += "; undone: pod template restored to the previous revision"
             result["undone"].append(_ref(w))
         return entry
-
-
-class KubeApi(object):
-    """The few calls the restarter needs, over the kubernetes dynamic client; failures raise ApiCallError."""
-
-    GROUPS = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1", "ReplicaSet": "apps/v1",
-              "Pod": "v1", "Namespace": "v1", "PodDisruptionBudget": "policy/v1"}
-
-    def __init__(self, dynamic_client):
-        self.client = dynamic_client
-        self._resources = {}
-
-    def _resource(self, kind):
-        if kind not in self._resources:
-            self._resources[kind] = self.client.resources.get(api_version=self.GROUPS[kind], kind=kind)
-        return self._resources[kind]
-
-    @staticmethod
-    def _error(exc):
-        """ApiCallError from a client exception, with the server's message when it sent one."""
-        import json
-
-        status = getattr(exc, "status", None)
-        message = getattr(exc, "reason", None) or str(exc)
-        body = getattr(exc, "body", None)
-        if body:
-            try:
-                message = json.loads(body).get("message") or message
-            except (ValueError, TypeError, AttributeError):
-                pass
-        return ApiCallError(status if isinstance(status, int) else None, message)
-
-    def list(self, kind, namespace, label_selector=None):
-        kwargs = {}
-        if namespace:
-            kwargs["namespace"] = namespace
-        if label_selector:
-            kwargs["label_selector"] = label_selector
-        try:
-            return self._resource(kind).get(**kwargs).to_dict().get("items") or []
-        except Exception as exc:  # pylint: disable=broad-except
-            raise self._error(exc)
-
-    def get(self, kind, namespace, name):
-        try:
-            return self._resource(kind).get(name=name, namespace=namespace).to_dict()
-        except Exception as exc:  # pylint: disable=broad-except
-            error = self._error(exc)
-            if error.status == 404:
-                return None
-            raise error
-
-    def patch(self, kind, namespace, name, body):
-        try:
-            return self._resource(kind).patch(body=body, name=name, namespace=namespace,
-                                              content_type="application/strategic-merge-patch+json").to_dict()
-        except Exception as exc:  # pylint: disable=broad-except
-            raise self._error(exc)

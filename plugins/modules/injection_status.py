@@ -87,7 +87,7 @@ table:
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.injection import format_table, injection_report
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import connect
-from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import RolloutError
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import KubeError
 
 
 def main():
@@ -104,7 +104,7 @@ def main():
     try:
         report = injection_report(api, module.params["namespaces"], module.params["desired"],
                                   module.params["revision"])
-    except RolloutError as exc:
+    except KubeError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, table=format_table(report), **report)
 

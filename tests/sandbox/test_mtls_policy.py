@@ -77,11 +77,18 @@ def test_corrupted_snapshot_is_refused(shop, audit, tmp_path):
     assert audit.writes(since) == []
 
 
+def latest():
+    pointer = SNAPSHOTS / "LATEST"
+    return pointer.read_text() if pointer.exists() else None
+
+
 def test_check_mode_writes_nothing(shop, audit):
+    snapshots_before, latest_before = snapshots(), latest()
     since = now()
     run = run_playbook("playbooks/mtls-strict.yml", {"mtls_policy_force": True}, check=True, diff=True)
     assert run.rc == 0, run.stdout[-3000:]
     assert audit.writes(since) == []
+    assert (snapshots(), latest()) == (snapshots_before, latest_before), "check mode wrote a snapshot or moved LATEST"
 
 
 def test_strict_permissive_remove_and_revert_restore_exact_states(shop, api_client):

@@ -112,3 +112,63 @@ def test_diff_leaves_out_server_fields():
     obj = {"kind": "ConfigMap", "status": {}, "metadata": {"name": "a", "resourceVersion": "1", "managedFields": [],
                                                          "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}}}
     assert for_diff(obj) == {"kind": "ConfigMap", "metadata": {"name": "a"}}
+
+
+def _owned(fields, manager="istio-runbooks", operation="Apply", **extra):
+    return dict({"manager": manager, "operation": operation, "fieldsType": "FieldsV1", "fieldsV1": fields}, **extra)
+
+
+def _deployment_live(managed):
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "ns", "labels": {"app": "web", "old": "x"},
+                         "managedFields": managed},
+            "spec": {"template": {"spec": {"containers": [
+                {"name": "c", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+                 "ports": [{"containerPort": 80, "protocol": "TCP"}]}]}}}}
+
+
+OUR_FIELDS = {"f:metadata": {"f:labels": {"f:app": {}, "f:old": {}}},
+              "f:spec": {"f:template": {"f:spec": {"f:containers": {'k:{"name":"c"}': {
+                  ".": {}, "f:name": {},
+                  "f:env": {'k:{"name":"A"}': {".": {}, "f:name": {}, "f:value": {}},
+                            'k:{"name":"B"}': {".": {}, "f:name": {}, "f:value": {}}},
+                  # the server puts the defaulted protocol into the key of a port applied without it
+                  "f:ports": {'k:{"containerPort":80,"protocol":"TCP"}': {".": {}, "f:containerPort": {}}}}}}}}}
+
+
+def _desired(labels, env):
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "ns", "labels": labels},
+            "spec": {"template": {"spec": {"containers": [
+                {"name": "c", "env": env, "ports": [{"containerPort": 80}]}]}}}}
+
+
+def test_fields_our_manager_owns_and_desired_drops_are_differences():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.apply import dropped_fields
+
+    live = _deployment_live([_owned(OUR_FIELDS)])
+    same = _desired({"app": "web", "old": "x"}, [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}])
+    assert dropped_fields(same, OUR_FIELDS) == []
+    fewer = _desired({"app": "web"}, [{"name": "A", "value": "1"}])
+    assert dropped_fields(fewer, OUR_FIELDS) == [".metadata.labels.old",
+                                                 '.spec.template.spec.containers[{"name":"c"}].env[{"name":"B"}]']
+    assert dropped_fields({"metadata": {"finalizers": ["a"]}}, {"f:metadata": {"f:finalizers": {'v:"a"': {}, 'v:"b"': {}}}}) \
+        == ['.metadata.finalizers["b"]']
+
+    client = FakeClient([live])
+    results, failure = BatchApplier(client).apply([fewer])
+    assert failure is None and results[0]["action"] == "update"
+    assert ".metadata.labels.old" in results[0]["paths"]
+    assert [c[0] for c in client.calls].count("apply") == 1
+
+
+def test_fields_owned_by_others_or_by_updates_do_not_count():
+    kubectl = _owned(OUR_FIELDS, manager="kubectl-edit", operation="Update")
+    ours_as_update = _owned(OUR_FIELDS, operation="Update")  # a plain update, not an apply: the apply never owned it
+    status = _owned(OUR_FIELDS, subresource="status")
+    live = _deployment_live([kubectl, ours_as_update, status])
+    client = FakeClient([live])
+    desired = _desired({"app": "web"}, [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}])
+    results, failure = BatchApplier(client).apply([desired])
+    assert failure is None and results[0]["action"] == "none"
+    assert [c for c in client.calls if c[0] == "apply"] == []

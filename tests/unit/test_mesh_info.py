@@ -4,7 +4,7 @@ import pytest
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.mesh_info import (
     CLUSTER_REVIEW_NAMESPACE, MeshInfoError, deployment_revision, gather_mesh, missing_access, namespace_injection,
     namespaces_to_review, revisions_summary, rules_allow, served_api_version, tag_map, webhook_configuration_summary)
-from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import ApiCallError
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import ApiCallError
 
 ADMIN = [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}]
 

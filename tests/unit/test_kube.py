@@ -1,0 +1,141 @@
+"""kube.py: metadata, pod sidecar and revision readers, selectors, names, and KubeApi's error mapping."""
+import json
+
+import pytest
+
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils import kube
+
+
+def pod(containers=("app",), init=(), annotations=None, labels=None):
+    return {"metadata": {"name": "p", "namespace": "ns", "annotations": annotations or {}, "labels": labels or {}},
+            "spec": {"containers": [{"name": c} for c in containers],
+                     "initContainers": [dict(c) for c in init]}}
+
+
+def test_metadata_readers_tolerate_missing_metadata():
+    assert kube.meta({}) == {} and kube.meta(None) == {}
+    assert kube.labels({"metadata": {"labels": None}}) == {}
+    assert kube.annotations({"metadata": {"annotations": {"a": "1"}}}) == {"a": "1"}
+
+
+def test_object_ref_and_key():
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"}}
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "x.io"}}
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
+    assert kube.object_ref(dep) == "Deployment shop/web"
+    assert kube.object_ref(crd) == "CustomResourceDefinition x.io"
+    assert kube.object_key(dep) == ("apps", "Deployment", "shop", "web")
+    assert kube.object_key(ns) == ("", "Namespace", "", "shop")
+
+
+def test_sidecar_as_container_or_native_init_sidecar():
+    assert kube.pod_has_sidecar(pod(containers=("app", "istio-proxy")))
+    assert kube.pod_has_sidecar(pod(init=({"name": "istio-proxy", "restartPolicy": "Always"},)))
+    assert not kube.pod_has_sidecar(pod(init=({"name": "istio-proxy"},)))  # a plain init container ends
+    assert not kube.pod_has_sidecar(pod())
+
+
+def test_pod_revision_from_status_annotation_then_label():
+    status = json.dumps({"revision": "canary", "containers": ["istio-proxy"]})
+    assert kube.pod_revision(pod(annotations={"sidecar.istio.io/status": status})) == "canary"
+    assert kube.pod_revision(pod(annotations={"sidecar.istio.io/status": "{bad"}, labels={"istio.io/rev": "1-22"})) == "1-22"
+    assert kube.pod_revision(pod(annotations={"sidecar.istio.io/status": "[]"})) == ""
+    assert kube.pod_revision(pod()) == ""
+
+
+def test_template_opt_out_and_host_network():
+    workload = {"spec": {"template": {"metadata": {"annotations": {"sidecar.istio.io/inject": "False"}},
+                                      "spec": {"hostNetwork": True}}}}
+    assert kube.template_opt_out(workload) == "false"
+    assert kube.host_network(workload)
+    assert kube.template_opt_out({"spec": {}}) is None and not kube.host_network({})
+    assert kube.template_labels({"spec": {"template": {"metadata": {"labels": {"app": "web"}}}}}) == {"app": "web"}
+
+
+@pytest.mark.parametrize("selector,expected", [
+    ({}, True),
+    ({"matchLabels": {"app": "web"}}, True),
+    ({"matchLabels": {"app": "db"}}, False),
+    ({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["front", "back"]}]}, True),
+    ({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["front"]}]}, False),
+    ({"matchExpressions": [{"key": "app", "operator": "Exists"}]}, True),
+    ({"matchExpressions": [{"key": "gone", "operator": "DoesNotExist"}]}, True),
+    ({"matchExpressions": [{"key": "app", "operator": "DoesNotExist"}]}, False),
+])
+def test_selector_matches(selector, expected):
+    assert kube.selector_matches(selector, {"app": "web", "tier": "front"}) is expected
+
+
+def test_labels_match_is_a_plain_map():
+    assert kube.labels_match({"app": "web"}, {"app": "web", "v": "1"})
+    assert not kube.labels_match({"app": "web"}, None)
+    assert kube.labels_match({}, {})
+
+
+@pytest.mark.parametrize("name,ok", [("istio-system", True), ("1-22-0", True), ("a", True), ("Bad", False),
+                                     ("-x", False), ("x-", False), ("a.b", False), ("", False), (None, False),
+                                     ("a" * 63, True), ("a" * 64, False)])
+def test_dns_label(name, ok):
+    assert kube.is_dns_label(name) is ok
+
+
+def test_api_group():
+    assert kube.api_group("v1") == "" and kube.api_group("security.istio.io/v1") == "security.istio.io"
+
+
+class ClientError(Exception):
+    def __init__(self, status, reason, body=None):
+        super(ClientError, self).__init__(reason)
+        self.status, self.reason, self.body = status, reason, body
+
+
+def test_kube_api_error_keeps_status_and_server_message():
+    error = kube.KubeApi.error(ClientError(403, "Forbidden", json.dumps({"message": "pods is forbidden"})))
+    assert isinstance(error, kube.ApiCallError) and isinstance(error, kube.KubeError)
+    assert error.status == 403 and "pods is forbidden" in str(error)
+    assert kube.KubeApi.error(ClientError("x", "no status")).status is None
+    same = kube.ApiCallError(404, "gone")
+    assert kube.KubeApi.error(same) is same
+
+
+class FakeResource(object):
+    def __init__(self, fail=None):
+        self.fail = fail
+
+    def get(self, **kwargs):
+        if self.fail:
+            raise self.fail
+        return FakeResult({"items": [{"metadata": {"name": "default"}}], "kwargs": kwargs})
+
+
+class FakeResult(object):
+    def __init__(self, data):
+        self.data = data
+
+    def to_dict(self):
+        return self.data
+
+
+class FakeClient(object):
+    def __init__(self, fail=None):
+        self.resources = self
+        self.fail = fail
+
+    def get(self, api_version, kind):
+        return FakeResource(self.fail)
+
+
+def test_kube_api_list_and_get_404():
+    assert kube.KubeApi(FakeClient()).list("Namespace", None) == [{"metadata": {"name": "default"}}]
+    assert kube.KubeApi(FakeClient(ClientError(404, "Not Found"))).get("Pod", "ns", "p") is None
+    with pytest.raises(kube.ApiCallError) as raised:
+        kube.KubeApi(FakeClient(ClientError(500, "boom"))).list("Pod", "ns")
+    assert raised.value.status == 500
+
+
+def test_rollout_and_mesh_info_use_the_shared_helpers():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils import mesh_info, mtls, rollout
+
+    assert rollout.pod_has_sidecar is kube.pod_has_sidecar and rollout.RolloutError is kube.KubeError
+    assert mesh_info.ApiCallError is kube.ApiCallError and mesh_info.REV_LABEL == kube.REV_LABEL
+    assert mtls._has_sidecar is kube.pod_has_sidecar  # pylint: disable=protected-access
