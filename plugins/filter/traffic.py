@@ -10,19 +10,87 @@ __metaclass__ = type
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils import traffic
 
 
+def traffic_validate(services, overrides=None):
+    """Every problem in the services' variables, as messages naming the variable and the fix."""
+    return traffic.validate_services(services, overrides)
+
+
+def traffic_validate_gateway_rate_limit(limit):
+    """Problems with the gateway local rate limit settings, naming the variable."""
+    return traffic.validate_gateway_rate_limit(limit)
+
+
+def traffic_validate_canary(services, service, stable, canary, steps):
+    """Problems with a canary request (service, stable and canary subsets, weight steps), naming the variable."""
+    return traffic.validate_canary(services, service, stable, canary, steps)
+
+
+def traffic_objects(services, namespace, overrides=None, gateway_rate_limit=None, now=None):
+    """Every object for the services, in apply order: DestinationRules (subsets first), VirtualServices,
+    rate limit EnvoyFilters.
+    """
+    return traffic.traffic_objects(services, namespace, overrides, gateway_rate_limit, now)
+
+
+def traffic_canary_weights(stable, canary, percent):
+    """The route of one canary step: percent to the canary, the rest to the stable subset."""
+    return traffic.canary_weights(stable, canary, percent)
+
+
+def traffic_route_weights(virtual_service_obj):
+    """{subset: weight} of a live VirtualService's default route."""
+    return traffic.route_weights(virtual_service_obj)
+
+
+def traffic_expired_faults(virtual_services, now=None):
+    """Live VirtualServices whose fault expiry has passed, as copies without their fault routes (the
+    default and match routes stay), ready for a full replace.
+    """
+    return traffic.expired_faults(virtual_services, now)
+
+
+def traffic_snapshot(desired, live):
+    """A snapshot: every object the batch names (touched), and the live state of those that exist."""
+    return traffic.snapshot_document(desired, live)
+
+
+def traffic_snapshot_lists(snapshot):
+    """The (apiVersion, kind, namespace) lists a revert reads: one per kind and namespace the snapshot names."""
+    return traffic.snapshot_lists(snapshot)
+
+
+def traffic_revert_plan(snapshot, live):
+    """{delete, put}: objects the snapshot names but did not hold are deleted; held ones that differ now
+    (spec, labels or annotations), or are gone, are put back exactly.
+    """
+    return traffic.revert_plan(snapshot, live)
+
+
+def authorization_objects(namespace, deny_by_default=True, rules=None, dry_run=False):
+    """A namespace's deny-by-default baseline (an ALLOW policy with no rules: it allows nothing) and one
+    ALLOW policy per rule, from source principals and namespaces to methods and paths.
+    """
+    return traffic.authorization_objects(namespace, deny_by_default, rules, dry_run)
+
+
+def authorization_validate(rules):
+    """Problems with the authorization rules, naming the variable and the fix."""
+    return traffic.validate_authorization(rules)
+
+
 class FilterModule(object):
     def filters(self):
-        return {
-            "traffic_validate": traffic.validate_services,
-            "traffic_validate_gateway_rate_limit": traffic.validate_gateway_rate_limit,
-            "traffic_validate_canary": traffic.validate_canary,
-            "traffic_objects": traffic.traffic_objects,
-            "traffic_canary_weights": traffic.canary_weights,
-            "traffic_route_weights": traffic.route_weights,
-            "traffic_expired_faults": traffic.expired_faults,
-            "traffic_snapshot": traffic.snapshot_document,
-            "traffic_snapshot_lists": traffic.snapshot_lists,
-            "traffic_revert_plan": traffic.revert_plan,
-            "authorization_objects": traffic.authorization_objects,
-            "authorization_validate": traffic.validate_authorization,
-        }
+        return dict((f.__name__, f) for f in (
+            traffic_validate,
+            traffic_validate_gateway_rate_limit,
+            traffic_validate_canary,
+            traffic_objects,
+            traffic_canary_weights,
+            traffic_route_weights,
+            traffic_expired_faults,
+            traffic_snapshot,
+            traffic_snapshot_lists,
+            traffic_revert_plan,
+            authorization_objects,
+            authorization_validate,
+        ))
