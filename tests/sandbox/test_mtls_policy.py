@@ -38,8 +38,7 @@ def snapshots():
 
 
 @pytest.fixture(scope="module")
-def shop(sandbox, api_client):
-    assert run_playbook("playbooks/install.yml").rc == 0
+def shop(installed_mesh, api_client):
     core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
     core.create_namespace({"metadata": {"name": "mtls-shop", "labels": {"istio-injection": "enabled"}}})
     for name in ("web", "legacy"):
