@@ -62,3 +62,70 @@ def pytest_terminal_summary(terminalreporter):
     for suite, seconds in sorted(_SUITE_SECONDS.items(), key=lambda item: -item[1]):
         terminalreporter.write_line("%8.1f s  %s" % (seconds, suite))
     terminalreporter.write_line("%8.1f s  total" % sum(_SUITE_SECONDS.values()))
+
+
+# ---- one installed control plane per test run ------------------------------------------------------------
+class InstalledMesh:
+    """The default control plane, installed by playbooks/install.yml once per test run.
+
+    ensure() runs install.yml again only when the control plane is no longer as that run left it: a test
+    tore it down, added or removed a revision, or istiod stopped. The check reads what install.yml owns
+    (objects with uid and generation, ConfigMap data) and which istiod processes run.
+    """
+
+    def __init__(self, sandbox, api):
+        self.sandbox, self.api, self.left = sandbox, api, None
+        self.installs = 0
+
+    def fingerprint(self):
+        import hashlib
+        import json
+
+        from kubernetes import client
+        from kubernetes.client.rest import ApiException
+
+        def ids(items, body=None):
+            return sorted((i.metadata.namespace or "", i.metadata.name, i.metadata.uid, i.metadata.generation,
+                           hashlib.sha256(json.dumps(body(i), sort_keys=True, default=str).encode()).hexdigest()
+                           if body else "") for i in items)
+
+        apps, core = client.AppsV1Api(self.api), client.CoreV1Api(self.api)
+        adm, ext = client.AdmissionregistrationV1Api(self.api), client.ApiextensionsV1Api(self.api)
+        try:
+            return {
+                "deployments": ids(apps.list_deployment_for_all_namespaces(
+                    label_selector="operator.istio.io/component").items),
+                "istio-system": ids(core.list_namespace(field_selector="metadata.name=istio-system").items),
+                "configmaps": ids(core.list_namespaced_config_map("istio-system").items, lambda c: c.data),
+                "services": ids(core.list_namespaced_service("istio-system").items, lambda s: s.spec.ports),
+                "serviceaccounts": ids(core.list_namespaced_service_account("istio-system").items),
+                "webhooks": ids([w for w in adm.list_mutating_webhook_configuration().items
+                                 + adm.list_validating_webhook_configuration().items if "istio" in w.metadata.name]),
+                "crds": ids([c for c in ext.list_custom_resource_definition().items
+                             if c.metadata.name.endswith(".istio.io")]),
+                "istiod": sorted(row["name"] for row in self.sandbox.status()
+                                 if row["name"].startswith("istiod-") and row["running"]),
+            }
+        except ApiException:
+            return None
+
+    def ensure(self):
+        if self.left is not None and self.fingerprint() == self.left:
+            return
+        from tests.helpers.playbook import run_playbook
+        run = run_playbook("playbooks/install.yml")
+        self.installs += 1
+        assert run.rc == 0, run.stdout[-3000:]
+        self.left = self.fingerprint()
+
+
+@pytest.fixture(scope="session")
+def mesh_installer(sandbox, api_client):
+    return InstalledMesh(sandbox, api_client)
+
+
+@pytest.fixture(scope="module")
+def installed_mesh(mesh_installer):
+    """The default control plane installed (once per run; again only after a test changed it)."""
+    mesh_installer.ensure()
+    return mesh_installer

@@ -12,8 +12,7 @@ GATEWAYS = ["istio-egressgateway", "istio-ingressgateway"]
 
 
 @pytest.fixture(scope="module")
-def injected_namespace(sandbox, api_client):
-    assert run_playbook("playbooks/install.yml").rc == 0
+def injected_namespace(installed_mesh, api_client):
     core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
     core.create_namespace({"metadata": {"name": "canary-shop"}})
     for name in ("web", "api"):

@@ -8,14 +8,8 @@ from tests.helpers.cluster import all_available, deployment, wait_for
 from tests.helpers.playbook import run_playbook
 
 
-@pytest.fixture(scope="module")
-def istio(sandbox):
-    run = run_playbook("playbooks/install.yml")
-    assert run.rc == 0, run.stdout[-3000:]
-
-
 @pytest.fixture
-def istiod_stopped(sandbox, istio):
+def istiod_stopped(sandbox, installed_mesh):
     sandbox.istiod_down()
     try:
         yield

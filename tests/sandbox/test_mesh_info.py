@@ -31,14 +31,8 @@ def lists_by(audit, since, user="sandbox-admin"):
             and e.get("verb") == "list" and e.get("stage") == "ResponseComplete"]
 
 
-@pytest.fixture(scope="module")
-def installed(sandbox):
-    run = run_playbook("playbooks/install.yml")
-    assert run.rc == 0, run.stdout[-3000:]
-
-
 @pytest.mark.parametrize("check", [False, True], ids=["run", "check_mode"])
-def test_reports_the_installed_control_plane_and_writes_nothing(installed, api_client, namespace, audit, check):
+def test_reports_the_installed_control_plane_and_writes_nothing(installed_mesh, api_client, namespace, audit, check):
     client.CoreV1Api(api_client).patch_namespace(namespace, {"metadata": {"labels": {"istio.io/rev": "default"}}})
     since = now()
     run, mesh = mesh_info({"required_access": INSTALLER_ACCESS, "access_namespaces": ["istio-system"]}, check=check)
@@ -82,7 +76,7 @@ def fleets(api_client):
         delete_namespaces(api_client, created)
 
 
-def test_api_calls_do_not_grow_with_pods_or_namespaces(installed, api_client, audit, fleets):
+def test_api_calls_do_not_grow_with_pods_or_namespaces(installed_mesh, api_client, audit, fleets):
     small, grow = fleets
     gather = {"gather": ["namespaces", "workloads", "pods"]}
 
@@ -127,7 +121,7 @@ def reader_without_rights(api_client, sandbox, namespace, tmp_path):
     rbac.delete_cluster_role(name)
 
 
-def test_subsets_the_caller_may_not_read_are_error_entries(installed, reader_without_rights):
+def test_subsets_the_caller_may_not_read_are_error_entries(installed_mesh, reader_without_rights):
     run, mesh = mesh_info({"kubeconfig": reader_without_rights, "context": "sandbox",
                            "required_access": INSTALLER_ACCESS})
     assert run.rc == 0, run.stdout[-3000:]

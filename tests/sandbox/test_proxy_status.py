@@ -18,13 +18,7 @@ PODS = 20
 
 
 @pytest.fixture(scope="module")
-def istio(sandbox):
-    run = run_playbook("playbooks/install.yml")
-    assert run.rc == 0, run.stdout[-3000:]
-
-
-@pytest.fixture(scope="module")
-def mesh(istio, sandbox, api_client):
+def mesh(installed_mesh, sandbox, api_client):
     """A namespace with 20 Running pods, and its pod names."""
     core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
     ns = "proxies-%d" % (time.time() * 1000 % 100000)

@@ -9,13 +9,10 @@ from kubernetes import client
 
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.proxy_status import (
     parse_http_response, port_forward_request)
-from tests.helpers.playbook import run_playbook
 
 
 @pytest.fixture(scope="module")
-def istiod_pod(sandbox, api_client):
-    run = run_playbook("playbooks/install.yml")
-    assert run.rc == 0, run.stdout[-3000:]
+def istiod_pod(installed_mesh, api_client):
     pods = client.CoreV1Api(api_client).list_namespaced_pod("istio-system", label_selector="app=istiod").items
     running = [p.metadata.name for p in pods if p.status.phase == "Running"]
     assert running, "no Running istiod pod"

@@ -11,13 +11,7 @@ from tests.helpers.playbook import run_playbook
 
 
 @pytest.fixture(scope="module")
-def istio(sandbox):
-    run = run_playbook("playbooks/install.yml")
-    assert run.rc == 0, run.stdout[-3000:]
-
-
-@pytest.fixture(scope="module")
-def fleet(istio, api_client):
+def fleet(installed_mesh, api_client):
     names = create_fleet(api_client, "fleet", namespaces=20, per_namespace=10)
     yield names
     delete_namespaces(api_client, names)

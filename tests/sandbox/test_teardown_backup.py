@@ -48,13 +48,7 @@ def mode(path):
 
 
 @pytest.fixture(scope="module")
-def installed(sandbox):
-    run = run_playbook("playbooks/install.yml")
-    assert run.rc == 0, run.stdout[-3000:]
-
-
-@pytest.fixture(scope="module")
-def mesh_secrets(installed, api_client):
+def mesh_secrets(installed_mesh, api_client):
     """A plugged-in CA and a gateway certificate in the control-plane namespace, with random values."""
     core = client.CoreV1Api(api_client)
     made = {
@@ -86,7 +80,7 @@ def istiod_exists(api):
     ({"teardown_restart_workloads": True, "teardown_restart_concurrency": 0},
      "teardown_restart_concurrency (0) and teardown_wait_timeout (180) must be 1 or more"),
 ])
-def test_bad_input_stops_the_teardown_before_any_change(installed, api_client, audit, extra, expected):
+def test_bad_input_stops_the_teardown_before_any_change(installed_mesh, api_client, audit, extra, expected):
     since = now()
     run = run_playbook("playbooks/teardown.yml", extra)
     assert run.rc != 0
@@ -95,7 +89,7 @@ def test_bad_input_stops_the_teardown_before_any_change(installed, api_client, a
     assert istiod_exists(api_client)
 
 
-def test_teardown_without_delete_rights_stops_before_the_first_write(installed, api_client, audit, namespace, sandbox,
+def test_teardown_without_delete_rights_stops_before_the_first_write(installed_mesh, api_client, audit, namespace, sandbox,
                                                                       tmp_path):
     """An identity that may read everything, delete webhooks and Deployments and patch namespaces (what the
     access check used to ask), but may not delete CRDs, namespaces or ClusterRoles, is refused up front."""
