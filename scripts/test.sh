@@ -19,10 +19,10 @@ stage "bootstrap (Python venv)" bash scripts/bootstrap.sh
 export PATH="$root/.venv/bin:$root/.sandbox/bin:$PATH"
 export ANSIBLE_CONFIG="$root/ansible.cfg"
 
-# The sandbox binaries build (cold: about 10 minutes; cached: seconds) in the background, in a process group of
+# The sandbox binaries and the sandbox Prometheus build (cold: about 10-14 minutes; cached: seconds) in the background, in a process group of
 # their own, while lint, sanity and the unit tests run: none of those needs them.
 build_log=$(mktemp)
-setsid bash sandbox/build.sh all >"$build_log" 2>&1 &
+setsid bash sandbox/build.sh all prometheus >"$build_log" 2>&1 &
 build_pid=$!
 stop_build() { kill -- -"$build_pid" 2>/dev/null || true; rm -f "$build_log"; }
 wait_build() {

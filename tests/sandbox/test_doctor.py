@@ -18,9 +18,8 @@ KNOWN = {"mesh_doctor_analyze_ignore_codes": ["IST0139"]}
 
 
 @pytest.fixture(scope="module")
-def istio(sandbox):
-    run = run_playbook("playbooks/install.yml")
-    assert run.rc == 0, run.stdout[-3000:]
+def istio(installed_mesh):
+    return installed_mesh
 
 
 def doctor(tmp_path, extra, **kw):

@@ -33,8 +33,7 @@ def samples(box, selector):
 
 
 @pytest.fixture(scope="module")
-def prom(sandbox, api_client):
-    assert run_playbook("playbooks/install.yml").rc == 0
+def prom(sandbox, api_client, installed_mesh):
     core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
     for ns in ("foo", "bar"):
         core.create_namespace({"metadata": {"name": ns, "labels": {"istio-injection": "enabled"}}})

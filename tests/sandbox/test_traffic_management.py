@@ -42,8 +42,7 @@ def text(run):
 
 
 @pytest.fixture(scope="module")
-def demo(sandbox, api_client):
-    assert run_playbook("playbooks/install.yml").rc == 0
+def demo(sandbox, api_client, installed_mesh):
     for obj in yaml.safe_load_all((ROOT / "samples/demo-app/app.yaml").read_text()):
         if obj["kind"] == "Namespace":
             obj["metadata"]["name"] = NS
