@@ -82,8 +82,8 @@ def test_prometheus_scrapes_istiod_for_real(prom):
     assert all(r["metric"]["version"].startswith(prom.versions["ISTIO_VERSION"]) for r in result), result
     # the pod behind the instance is istiod's, found through the API server as in a cluster
     assert all(r["metric"]["pod"].startswith("istiod-") and r["metric"]["namespace"] == "istio-system" for r in result)
-    jobs = {t[0]: t[2] for t in prometheus.targets(prom)}
-    assert jobs[prometheus.SYNTHETIC_JOB] == "up"
+    # the synthetic exporter is scraped too (its first scrape may not have happened yet: "unknown")
+    wait_for(lambda: {t[0]: t[2] for t in prometheus.targets(prom)}.get(prometheus.SYNTHETIC_JOB) == "up", timeout=60)
 
 
 def test_gate_refuses_strict_on_plaintext_traffic_and_names_the_client(prom, audit):
