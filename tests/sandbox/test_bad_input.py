@@ -2,20 +2,19 @@
 rejected before any API write, with a message naming the variable.
 
 The cases come from meta/argument_specs.yml (tests/helpers/bad_input.py), so a new option is covered without a
-test edit. All cases run in one generated playbook: each is one include_role in a block whose rescue records
-the error, so the whole table costs one ansible-playbook run.
+test edit. All cases run in one generated playbook, one inventory host per case (forks run them in parallel):
+each host includes its role in a block whose rescue records the error, so the table costs one ansible-playbook run.
 """
 import json
 
 import pytest
 import yaml
-from kubernetes import client
 
 from tests.helpers.audit import now
 from tests.helpers.bad_input import cases
-from tests.helpers.playbook import run_playbook
+from tests.helpers.playbook import ROOT, run_playbook
 
-NS = "bad-input"
+NS = "default"  # exists everywhere, so the table needs no setup write
 # Valid values for everything else, so each case differs from a passing run by the one malformed variable.
 # A case the role accepts would run for real: these baselines keep that harmless (a revision that does not
 # exist, no backup, an empty namespace).
@@ -53,61 +52,65 @@ def unsafe(value):
     return value
 
 
-def generated_playbook(table, backup_dir, result_file):
-    tasks = []
+def generated_inventory(table, backup_dir):
+    """One host per case, all on the sandbox cluster: the malformed variable is a host variable, which beats the
+    role defaults and the group variables, so forks run the cases in parallel."""
+    group_vars = yaml.safe_load((ROOT / "inventories/sandbox/group_vars/mesh_clusters.yml").read_text())
+    group_vars.update({"sandbox_state_dir": str(ROOT / ".sandbox"), "mesh_artifacts_dir": str(ROOT / "artifacts/sandbox")})
+    hosts = {}
     for number, case in enumerate(table):
-        role_vars = dict(BASELINE.get((case["role"], case["entry"]), {}))
+        host_vars = dict(BASELINE.get((case["role"], case["entry"]), {}))
         if case["role"] == "istio_backup":
-            role_vars.setdefault("istio_backup_dir", backup_dir)
-        role_vars.update(CONTEXT.get(case["variable"], {}))
-        role_vars[case["variable"]] = unsafe(case["value"])
-        tasks.append({
-            "name": "Case %d | %s %s: %s" % (number, case["role"], case["variable"], case["what"]),
-            "block": [
-                {"name": "Case %d | Run the role" % number,
-                 "ansible.builtin.include_role": {"name": "istio_runbooks.mesh." + case["role"],
-                                                  "tasks_from": case["entry"]},
-                 "vars": role_vars},
-                {"name": "Case %d | Accepted" % number,
-                 "ansible.builtin.set_fact": {"bad_input_outcomes": "{{ bad_input_outcomes | default({}) | combine({'%d': {'rejected': false}}) }}" % number}},
-            ],
-            "rescue": [
-                {"name": "Case %d | Rejected" % number,
-                 "ansible.builtin.set_fact": {"bad_input_outcomes": "{{ bad_input_outcomes | default({}) | combine({'%d': {'rejected': true, 'task': ansible_failed_task.name, 'msg': ([ansible_failed_result.msg | default('') | string] + (ansible_failed_result.results | default([]) | map(attribute='msg', default='') | map('string') | list)) | join(' ')}}) }}" % number}},
-            ],
-        })
-    tasks.append({"name": "Save the outcomes",
-                  "ansible.builtin.copy": {"content": "{{ bad_input_outcomes | to_json }}", "dest": result_file,
-                                           "mode": "0600"}})
+            host_vars.setdefault("istio_backup_dir", backup_dir)
+        host_vars.update(CONTEXT.get(case["variable"], {}))
+        host_vars[case["variable"]] = unsafe(case["value"])
+        host_vars.update({"bad_input_role": case["role"], "bad_input_entry": case["entry"]})
+        hosts["case-%03d" % number] = host_vars
+    return {"bad_input": {"hosts": hosts, "vars": group_vars}}
+
+
+def generated_playbook(result_dir):
     connection = {"kubeconfig": "{{ mesh_cluster_kubeconfig }}", "context": "{{ mesh_cluster_context }}"}
-    return [{"name": "Bad input", "hosts": "mesh_clusters", "gather_facts": False,
+    outcome = "{{ {'rejected': %s, 'task': ansible_failed_task.name | default(''), 'msg': %s} | to_json }}"
+    failed_msg = ("([ansible_failed_result.msg | default('') | string] + (ansible_failed_result.results | default([])"
+                  " | map(attribute='msg', default='') | map('string') | list)) | join(' ')")
+    save = {"dest": result_dir + "/{{ inventory_hostname }}.json", "mode": "0600"}
+    return [{"name": "Bad input", "hosts": "bad_input", "gather_facts": False, "strategy": "free",
              "module_defaults": {"group/kubernetes.core.k8s": connection, "group/istio_runbooks.mesh.cluster": connection},
-             "tasks": tasks}]
+             "tasks": [{
+                 "name": "Case | Run the role with one malformed input",
+                 "block": [
+                     {"name": "Case | Run the role",
+                      "ansible.builtin.include_role": {"name": "istio_runbooks.mesh.{{ bad_input_role }}",
+                                                       "tasks_from": "{{ bad_input_entry }}"}},
+                     {"name": "Case | Accepted",
+                      "ansible.builtin.copy": dict(save, content=outcome % ("false", "''"))},
+                 ],
+                 "rescue": [
+                     {"name": "Case | Rejected",
+                      "ansible.builtin.copy": dict(save, content=outcome % ("true", failed_msg))},
+                 ],
+             }]}]
 
 
 @pytest.fixture(scope="module")
-def installed(sandbox, api_client):
+def installed(sandbox):
     assert run_playbook("playbooks/install.yml").rc == 0
-    core = client.CoreV1Api(api_client)
-    core.create_namespace({"metadata": {"name": NS}})
-    yield
-    core.delete_namespace(NS)
 
 
 def test_every_malformed_input_is_rejected_before_any_write_naming_the_variable(installed, audit, tmp_path):
     table = cases()
     print("bad-input cases: %d" % len(table))
-    playbook = tmp_path / "bad-input.yml"
-    result_file = tmp_path / "outcomes.json"
-    playbook.write_text(yaml.safe_dump(generated_playbook(table, str(tmp_path / "backups"), str(result_file)),
-                                       sort_keys=False))
+    playbook, inventory, results = tmp_path / "bad-input.yml", tmp_path / "bad-input-hosts.yml", tmp_path / "outcomes"
+    results.mkdir()
+    playbook.write_text(yaml.safe_dump(generated_playbook(str(results)), sort_keys=False))
+    inventory.write_text(yaml.safe_dump(generated_inventory(table, str(tmp_path / "backups")), sort_keys=False))
     since = now()
-    run = run_playbook(str(playbook), timeout=1800)
+    run = run_playbook(str(playbook), inventory=str(inventory), timeout=1800)
     assert run.rc == 0, run.stdout[-4000:]
-    outcomes = json.loads(result_file.read_text())
     problems = []
     for number, case in enumerate(table):
-        outcome = outcomes[str(number)]
+        outcome = json.loads((results / ("case-%03d.json" % number)).read_text())
         label = "%s/%s %s=%r (%s)" % (case["role"], case["entry"], case["variable"], case["value"], case["what"])
         if not outcome["rejected"]:
             problems.append("accepted: " + label)
