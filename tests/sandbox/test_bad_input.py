@@ -69,28 +69,31 @@ def generated_inventory(table, backup_dir):
     return {"bad_input": {"hosts": hosts, "vars": group_vars}}
 
 
-def generated_playbook(result_dir):
+def generated_playbook(entries, result_dir):
+    """One block per role entry point, with a literal role name (include_role resolves its argument spec once per
+    task, not per host), run by the hosts whose case is for that entry point."""
     connection = {"kubeconfig": "{{ mesh_cluster_kubeconfig }}", "context": "{{ mesh_cluster_context }}"}
     outcome = "{{ {'rejected': %s, 'task': ansible_failed_task.name | default(''), 'msg': %s} | to_json }}"
     failed_msg = ("([ansible_failed_result.msg | default('') | string] + (ansible_failed_result.results | default([])"
                   " | map(attribute='msg', default='') | map('string') | list)) | join(' ')")
     save = {"dest": result_dir + "/{{ inventory_hostname }}.json", "mode": "0600"}
+    tasks = []
+    for role, entry in entries:
+        tasks.append({
+            "name": "Case | %s %s with one malformed input" % (role, entry),
+            "when": "bad_input_role == %r and bad_input_entry == %r" % (role, entry),
+            "block": [
+                {"name": "Case | Run the role",
+                 "ansible.builtin.include_role": {"name": "istio_runbooks.mesh." + role, "tasks_from": entry}},
+                {"name": "Case | Accepted", "ansible.builtin.copy": dict(save, content=outcome % ("false", "''"))},
+            ],
+            "rescue": [
+                {"name": "Case | Rejected", "ansible.builtin.copy": dict(save, content=outcome % ("true", failed_msg))},
+            ],
+        })
     return [{"name": "Bad input", "hosts": "bad_input", "gather_facts": False, "strategy": "free",
              "module_defaults": {"group/kubernetes.core.k8s": connection, "group/istio_runbooks.mesh.cluster": connection},
-             "tasks": [{
-                 "name": "Case | Run the role with one malformed input",
-                 "block": [
-                     {"name": "Case | Run the role",
-                      "ansible.builtin.include_role": {"name": "istio_runbooks.mesh.{{ bad_input_role }}",
-                                                       "tasks_from": "{{ bad_input_entry }}"}},
-                     {"name": "Case | Accepted",
-                      "ansible.builtin.copy": dict(save, content=outcome % ("false", "''"))},
-                 ],
-                 "rescue": [
-                     {"name": "Case | Rejected",
-                      "ansible.builtin.copy": dict(save, content=outcome % ("true", failed_msg))},
-                 ],
-             }]}]
+             "tasks": tasks}]
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +106,8 @@ def test_every_malformed_input_is_rejected_before_any_write_naming_the_variable(
     print("bad-input cases: %d" % len(table))
     playbook, inventory, results = tmp_path / "bad-input.yml", tmp_path / "bad-input-hosts.yml", tmp_path / "outcomes"
     results.mkdir()
-    playbook.write_text(yaml.safe_dump(generated_playbook(str(results)), sort_keys=False))
+    entries = sorted({(case["role"], case["entry"]) for case in table})
+    playbook.write_text(yaml.safe_dump(generated_playbook(entries, str(results)), sort_keys=False))
     inventory.write_text(yaml.safe_dump(generated_inventory(table, str(tmp_path / "backups")), sort_keys=False))
     since = now()
     run = run_playbook(str(playbook), inventory=str(inventory), timeout=1800)
