@@ -45,7 +45,9 @@ def run_playbook(playbook, extra_vars=None, check=False, diff=False, tags=None, 
     if tags:
         cmdline += ["--tags", tags]
     with tempfile.TemporaryDirectory(prefix="runner-") as private:
-        private = str(private_data_dir or private)
+        if private_data_dir:
+            os.makedirs(private_data_dir, exist_ok=True)
+            private = str(private_data_dir)
         runner = ansible_runner.run(
             private_data_dir=private,
             project_dir=str(ROOT),
