@@ -47,7 +47,6 @@ IDEMPOTENT = {
 }
 # Open findings, tracked here until fixed (the cases still run and report).
 KNOWN_FAILURES = {
-    ("check", "playbooks/upgrade.yml"): "upgrade --check stopped (rc 254) while planning the canary's CRDs on a loaded machine",
     ("second run", "playbooks/restore.yml"): "restore after mtls-revert: 'PeerAuthentication contract-app/default: spec differs'",
 }
 
