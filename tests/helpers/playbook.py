@@ -33,8 +33,10 @@ class Run:
                 and name_part in e["event_data"].get("task", "")]
 
 
-def run_playbook(playbook, extra_vars=None, check=False, diff=False, tags=None, inventory=None, timeout=None):
-    """timeout: seconds before ansible-runner stops the run (a hang fails the test instead of blocking it)."""
+def run_playbook(playbook, extra_vars=None, check=False, diff=False, tags=None, inventory=None, timeout=None,
+                 private_data_dir=None):
+    """timeout: seconds before ansible-runner stops the run (a hang fails the test instead of blocking it).
+    private_data_dir: keep the runner's folder (artifacts, job events) there instead of a temporary one."""
     cmdline = []
     if check:
         cmdline.append("--check")
@@ -43,6 +45,9 @@ def run_playbook(playbook, extra_vars=None, check=False, diff=False, tags=None, 
     if tags:
         cmdline += ["--tags", tags]
     with tempfile.TemporaryDirectory(prefix="runner-") as private:
+        if private_data_dir:
+            os.makedirs(private_data_dir, exist_ok=True)
+            private = str(private_data_dir)
         runner = ansible_runner.run(
             private_data_dir=private,
             project_dir=str(ROOT),
