@@ -84,12 +84,11 @@ def writes_after(audit, since):
 
 
 @pytest.fixture(scope="module")
-def mesh(sandbox, api_client):
+def mesh(sandbox, api_client, installed_mesh):
     """Istio installed, NS with two Deployments and a PERMISSIVE namespace policy, a backup and an mTLS snapshot
     taken, then NS_SNAP's policy changed after both."""
     import shutil
     shutil.rmtree(BACKUPS, ignore_errors=True)
-    assert run_playbook("playbooks/install.yml").rc == 0
     core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
     custom = client.CustomObjectsApi(api_client)
     for ns in (NS, NS_SNAP):

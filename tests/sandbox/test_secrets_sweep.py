@@ -28,9 +28,8 @@ def forms(value):
 
 
 @pytest.fixture(scope="module")
-def automation(sandbox, api_client, tmp_path_factory):
+def automation(sandbox, api_client, tmp_path_factory, installed_mesh):
     """Istio installed, a gateway TLS Secret, the mesh CA Secret, and a token kubeconfig for an automation account."""
-    assert run_playbook("playbooks/install.yml").rc == 0
     core, rbac = client.CoreV1Api(api_client), client.RbacAuthorizationV1Api(api_client)
     core.create_namespace({"metadata": {"name": SA_NS}})
     core.create_namespaced_service_account(SA_NS, {"metadata": {"name": "automation"}})
