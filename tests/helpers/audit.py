@@ -1,6 +1,8 @@
 """Read the sandbox apiserver audit log: who wrote what, since when."""
 import datetime
+import glob
 import json
+import os
 
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 # Reviews are answered, never stored: they are not writes to the cluster.
@@ -20,16 +22,28 @@ class AuditLog:
     def __init__(self, path):
         self.path = path
 
+    def files(self):
+        """The rotated logs (kube-apiserver keeps one: audit-<time>.log), oldest first, then the current one."""
+        stem, ext = os.path.splitext(str(self.path))
+        return sorted(glob.glob("%s-*%s" % (stem, ext))) + [str(self.path)]
+
     def events(self, since=None):
-        with open(self.path, encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    event = json.loads(line)
-                except ValueError:
-                    continue
-                if since and _ts(event["requestReceivedTimestamp"]) < since:
-                    continue
-                yield event
+        for path in self.files():
+            if not os.path.exists(path):
+                continue
+            with open(path, encoding="utf-8") as handle:
+                yield from self._events(handle, since)
+
+    @staticmethod
+    def _events(handle, since):
+        for line in handle:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if since and _ts(event["requestReceivedTimestamp"]) < since:
+                continue
+            yield event
 
     def writes(self, since, user="sandbox-admin"):
         """Persisting write requests by user since a time, as (verb, resource, namespace, name)."""
