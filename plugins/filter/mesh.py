@@ -36,12 +36,21 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.injection impo
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import pods_on_revision
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils import mtls
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.teardown import required_access
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils import addons
 
 
 class FilterModule(object):
     def filters(self):
         return {
             "manifest_objects": split_manifest,
+            "addons_unknown": addons.unknown_addons,
+            "addons_invalid_images": addons.invalid_images,
+            "addons_valid_retention": addons.valid_retention,
+            "addons_image_tag": addons.image_tag,
+            "addons_kiali_compatibility": addons.kiali_compatibility,
+            "addons_labelled": addons.with_addon_label,
+            "addons_rbac_write_verbs": addons.rbac_write_verbs,
+            "addons_services_without_endpoints": addons.services_without_endpoints,
             "batch_without_opt_out": batch_without_opt_out,
             "invalid_namespace_names": invalid_namespace_names,
             "namespace_label_patches": namespace_label_patches,
