@@ -50,6 +50,8 @@ class FilterModule(object):
             "addons_kiali_compatibility": addons.kiali_compatibility,
             "addons_labelled": addons.with_addon_label,
             "addons_rbac_write_verbs": addons.rbac_write_verbs,
+            "addons_image_ref": addons.image_ref,
+            "addons_dashboard_problems": addons.dashboard_problems,
             "addons_services_without_endpoints": addons.services_without_endpoints,
             "batch_without_opt_out": batch_without_opt_out,
             "invalid_namespace_names": invalid_namespace_names,

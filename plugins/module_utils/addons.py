@@ -124,3 +124,30 @@ def services_without_endpoints(services, endpoint_slices):
         if (meta.get("namespace"), meta.get("name")) not in ready:
             missing.append("%s/%s" % (meta.get("namespace"), meta.get("name")))
     return missing
+
+
+def image_ref(image, registry_override=""):
+    """registry/repository:tag from an image dict, the registry replaced by registry_override when set."""
+    image = image or {}
+    return "%s/%s:%s" % (registry_override or image.get("registry", ""), image.get("repository", ""), image.get("tag", ""))
+
+
+def dashboard_problems(dashboards):
+    """From a {file: JSON text} map, what is wrong with each Grafana dashboard: not JSON, no title, or no
+    Prometheus datasource named (a datasource template variable or a panel datasource of type prometheus)."""
+    import json
+    problems = []
+    for name, text in sorted((dashboards or {}).items()):
+        try:
+            board = json.loads(text)
+        except ValueError as exc:
+            problems.append("%s: not JSON (%s)" % (name, exc))
+            continue
+        if not board.get("title"):
+            problems.append("%s: no title" % name)
+        variables = [v for v in (board.get("templating") or {}).get("list") or []
+                     if v.get("type") == "datasource" and v.get("query") == "prometheus"]
+        typed = '"type": "prometheus"' in json.dumps(board.get("panels") or [])
+        if not variables and not typed:
+            problems.append("%s: names no Prometheus datasource" % name)
+    return problems
