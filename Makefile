@@ -1,5 +1,5 @@
 # The two commands: `make site` (the main job on the sandbox) and `make test` (the whole suite).
-.PHONY: site test bootstrap sandbox-build sandbox-up sandbox-down sandbox-status sanity lint bench
+.PHONY: site test bootstrap sandbox-build sandbox-up sandbox-down sandbox-status sanity lint bench dashboards
 
 site:
 	bash scripts/site.sh
@@ -34,3 +34,7 @@ bench: sandbox-up
 	.venv/bin/python bench/rollout_restart.py
 	.venv/bin/python bench/rollout_restart.py --pod-ready-delay-ms 2000
 	.venv/bin/python bench/doctor_scale.py
+
+# Istio's Grafana dashboards, copied from the istio.io/istio module cache (observability_addons).
+dashboards:
+	bash scripts/istio-dashboards.sh

@@ -5,6 +5,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash scripts/bootstrap.sh --sandbox
+bash scripts/istio-dashboards.sh   # Grafana dashboards from the istio.io/istio module cache
 .venv/bin/python -m sandbox up
 export PATH="$root/.venv/bin:$root/.sandbox/bin:$PATH"
 exec ansible-playbook site.yml "$@"

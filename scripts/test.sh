@@ -16,6 +16,7 @@ stage() {  # stage NAME CMD...: run a stage and remember its time for the summar
 summary() { echo "== time per stage"; printf '%s\n' "${timings[@]}"; }
 
 stage "bootstrap (Python venv)" bash scripts/bootstrap.sh
+stage "Istio Grafana dashboards (module cache)" bash scripts/istio-dashboards.sh
 export PATH="$root/.venv/bin:$root/.sandbox/bin:$PATH"
 export ANSIBLE_CONFIG="$root/ansible.cfg"
 

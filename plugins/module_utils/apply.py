@@ -152,6 +152,15 @@ def object_ref(obj):
     return "%s/%s" % (meta["namespace"], ref) if meta.get("namespace") else ref
 
 
+def apply_body(obj):
+    """The object as UTF-8 JSON bytes when it holds characters beyond the BMP, else None (the client's own
+    serialization, which escapes those as surrogate pairs, is fine)."""
+    text = json.dumps(obj, ensure_ascii=False)
+    if not any(ord(c) > 0xFFFF for c in text):
+        return None
+    return text.encode("utf-8")
+
+
 class BatchApplier(object):
     """Server-side apply of many objects: one list per kind and namespace, a write only where needed."""
 
@@ -174,6 +183,18 @@ class BatchApplier(object):
             items = resource.get(**kwargs).to_dict().get("items") or []
             self._live[key] = dict((object_meta(item).get("name"), item) for item in items)
         return self._live[key]
+
+    def _server_side_apply(self, resource, obj):
+        kwargs = dict(name=obj["metadata"]["name"], namespace=obj["metadata"].get("namespace"),
+                      field_manager=self.field_manager, force_conflicts=self.force_conflicts,
+                      dry_run="All" if self.check_mode else None)
+        body = apply_body(obj)
+        if body is None:
+            return resource.server_side_apply(body=obj, **kwargs)
+        # the client would escape characters beyond the BMP (emoji in Grafana dashboards) as surrogate pairs,
+        # which the API server's YAML decoder rejects: send them as UTF-8 instead
+        path = resource.path(name=kwargs.pop("name"), namespace=kwargs.pop("namespace"))
+        return self.client.request("patch", path, body=body, content_type="application/apply-patch+yaml", **kwargs)
 
     def plan(self, definitions):
         """Each definition with its action (create, update, none), its live object and the differing paths."""
@@ -226,10 +247,7 @@ class BatchApplier(object):
             try:
                 resource = self._resource(obj)
                 self.api_calls += 1
-                entry["after"] = resource.server_side_apply(
-                    body=obj, name=obj["metadata"]["name"], namespace=obj["metadata"].get("namespace"),
-                    field_manager=self.field_manager, force_conflicts=self.force_conflicts,
-                    dry_run="All" if self.check_mode else None).to_dict()
+                entry["after"] = self._server_side_apply(resource, obj).to_dict()
             except Exception as exc:  # pylint: disable=broad-except
                 reason = getattr(exc, "body", None) or str(exc)
                 return results, {"ref": entry["ref"], "action": item["action"], "reason": reason}

@@ -172,3 +172,25 @@ def test_fields_owned_by_others_or_by_updates_do_not_count():
     results, failure = BatchApplier(client).apply([desired])
     assert failure is None and results[0]["action"] == "none"
     assert [c for c in client.calls if c[0] == "apply"] == []
+
+
+def test_characters_beyond_the_bmp_are_sent_as_utf8_not_surrogate_escapes():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.apply import apply_body
+    assert apply_body(_cm("a", "plain")) is None
+    dashboard = _cm("dash", '{"title": "Requests (\U0001F510mTLS)"}')
+    body = apply_body(dashboard)
+    assert "\U0001F510".encode("utf-8") in body and b"\\ud83d" not in body
+
+    class Path(FakeResource):
+        def path(self, name, namespace):
+            return "/api/v1/namespaces/%s/configmaps/%s" % (namespace, name)
+
+    client = FakeClient([])
+    client.get = lambda api_version, kind: Path(kind, True, client.store, client.calls)
+    sent = []
+    client.request = lambda method, path, body, content_type, **kw: sent.append((method, path, body, content_type, kw)) or \
+        type("R", (), {"to_dict": lambda _self: dashboard})()
+    results, failure = BatchApplier(client, check_mode=True).apply([dashboard])
+    assert failure is None and [r["action"] for r in results] == ["create"]
+    assert sent[0][:2] == ("patch", "/api/v1/namespaces/ns/configmaps/dash") and sent[0][2] == body
+    assert sent[0][3] == "application/apply-patch+yaml" and sent[0][4]["dry_run"] == "All"
