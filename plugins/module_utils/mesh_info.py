@@ -11,6 +11,7 @@ __metaclass__ = type
 
 import copy
 
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.injection import batch_without_opt_out
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import (
     FORBIDDEN,
     INJECT_KEY,
@@ -21,9 +22,10 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import
     template_opt_out,
 )
 
-SUBSETS = ("crds", "control_plane", "webhooks", "policies", "namespaces", "workloads", "pods")
+SUBSETS = ("crds", "control_plane", "webhooks", "policies", "namespaces", "workloads", "pods", "batch")
 DEFAULT_SUBSETS = ("crds", "control_plane", "webhooks", "policies", "namespaces")
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+BATCH_KINDS = ("Job", "CronJob")
 REV_LABEL = "istio.io/rev"
 TAG_LABEL = "istio.io/tag"
 INJECTION_LABEL = "istio-injection"
@@ -40,6 +42,8 @@ KINDS = {
     "StatefulSet": ("apps/v1", "statefulsets"),
     "DaemonSet": ("apps/v1", "daemonsets"),
     "Pod": ("v1", "pods"),
+    "Job": ("batch/v1", "jobs"),
+    "CronJob": ("batch/v1", "cronjobs"),
     "Namespace": ("v1", "namespaces"),
     "MutatingWebhookConfiguration": ("admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations"),
     "ValidatingWebhookConfiguration": ("admissionregistration.k8s.io/v1", "validatingwebhookconfigurations"),
@@ -353,6 +357,23 @@ def pod_summary(pod):
             "terminating": bool(meta.get("deletionTimestamp"))}
 
 
+def batch_summary(obj):
+    """A Job or CronJob with its pod template's injection choice (a CronJob's through its jobTemplate)."""
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "CronJob":
+        spec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
+    return {"kind": obj.get("kind"), "namespace": _meta(obj).get("namespace"), "name": _meta(obj).get("name"),
+            "inject": template_opt_out({"spec": spec})}
+
+
+def read_scope(namespaces, selected):
+    """The namespaces whose workloads, pods and batch objects to read: the named ones and those the selector
+    matched (None when there is no selector), once each, sorted; a selector matching nothing adds none."""
+    if selected is None:
+        return list(namespaces)
+    return sorted(set(namespaces) | set(selected))
+
+
 def without_managed_fields(obj):
     obj = copy.deepcopy(obj)
     _meta(obj).pop("managedFields", None)
@@ -456,13 +477,22 @@ class MeshReader(object):
 
 
 def gather_mesh(api, gather=DEFAULT_SUBSETS, namespaces=None, istio_namespace="istio-system",
-                access_namespaces=None, required_access=None):
+                access_namespaces=None, required_access=None, namespace_selector=None):
     """Everything the roles read before they decide, in one pass: one list per kind (per namespace in scope)."""
     validate(gather, required_access)
     gather = set(gather or [])
     namespaces = list(namespaces or [])
     reader = MeshReader(api)
     result = {"gathered": [s for s in SUBSETS if s in gather]}
+    selected = None
+    if (namespace_selector or "").strip():
+        items = reader.list("namespaces", "Namespace", label_selector=namespace_selector.strip())
+        selected = sorted(_meta(n).get("name") for n in items or [])
+        result["selected_namespaces"] = selected
+    scope = read_scope(namespaces, selected)
+    result["scope"] = scope
+    # A selector that matched nothing (and no names) leaves nothing to read, not the whole cluster.
+    nothing_in_scope = selected is not None and not scope
 
     version = reader.version()
     result["version"] = ({"major": version.get("major"), "minor": version.get("minor"),
@@ -526,14 +556,22 @@ def gather_mesh(api, gather=DEFAULT_SUBSETS, namespaces=None, istio_namespace="i
 
     if "workloads" in gather:
         found = []
-        for kind in WORKLOAD_KINDS:
-            found += [dict(o, kind=kind) for o in reader.list_in("workloads", kind, namespaces) or []]
+        for kind in WORKLOAD_KINDS if not nothing_in_scope else ():
+            found += [dict(o, kind=kind) for o in reader.list_in("workloads", kind, scope) or []]
         result["workloads"] = sorted((workload_summary(w) for w in found),
                                      key=lambda w: (w["namespace"], w["kind"], w["name"]))
 
     if "pods" in gather:
-        result["pods"] = sorted((pod_summary(p) for p in reader.list_in("pods", "Pod", namespaces) or []),
-                                key=lambda p: (p["namespace"], p["name"]))
+        pods = reader.list_in("pods", "Pod", scope) if not nothing_in_scope else []
+        result["pods"] = sorted((pod_summary(p) for p in pods or []), key=lambda p: (p["namespace"], p["name"]))
+
+    if "batch" in gather:
+        found = []
+        for kind in BATCH_KINDS if not nothing_in_scope else ():
+            found += [dict(o, kind=kind) for o in reader.list_in("batch", kind, scope) or []]
+        found.sort(key=lambda o: (_meta(o).get("namespace"), o["kind"], _meta(o).get("name")))
+        result["batch"] = [batch_summary(o) for o in found]
+        result["batch_without_opt_out"] = batch_without_opt_out(found)
 
     result["errors"] = reader.errors
     result["api_calls"] = reader.api_calls

@@ -38,10 +38,10 @@ options:
         C(istio.io/rev) in O(istio_namespace), revision tags and RV(revisions); C(webhooks) Istio mutating and
         validating webhook configurations; C(policies) PeerAuthentications and DestinationRules in all namespaces;
         C(namespaces) every namespace with its injection labels; C(workloads) Deployments, StatefulSets and
-        DaemonSets in O(namespaces); C(pods) pods in O(namespaces).
+        DaemonSets in O(namespaces); C(pods) pods in O(namespaces); C(batch) Jobs and CronJobs in O(namespaces).
     type: list
     elements: str
-    choices: [crds, control_plane, webhooks, policies, namespaces, workloads, pods]
+    choices: [crds, control_plane, webhooks, policies, namespaces, workloads, pods, batch]
     default: [crds, control_plane, webhooks, policies, namespaces]
   namespaces:
     description:
@@ -51,6 +51,14 @@ options:
     type: list
     elements: str
     default: []
+  namespace_selector:
+    description:
+      - A label selector (for example C(team=shop)). The namespaces it matches are returned in
+        RV(selected_namespaces), with one list call, and join O(namespaces) as the scope of C(workloads),
+        C(pods) and C(batch). A selector that matches nothing adds nothing (it never widens the scope to all
+        namespaces).
+    type: str
+    default: ""
   istio_namespace:
     description: Namespace of the control plane (istiod and gateway Deployments).
     type: str
@@ -123,6 +131,12 @@ EXAMPLES = r"""
     gather: [namespaces, workloads, pods]
     namespaces: [shop, payments]
   register: scope
+
+- name: Namespaces labelled team=shop, and their Jobs and CronJobs that would get a sidecar
+  istio_runbooks.mesh.mesh_info:
+    gather: [batch]
+    namespace_selector: team=shop
+  register: shop
 """
 
 RETURN = r"""
@@ -237,6 +251,31 @@ pods:
   sample: [{namespace: shop, name: reviews-5d9c-x1, labels: {app: reviews}, owner_kind: ReplicaSet,
             owner_name: reviews-5d9c, phase: Running, ready: true, sidecar: true, revision: default, inject: null,
             host_network: false, terminating: false}]
+scope:
+  description: The namespaces C(workloads), C(pods) and C(batch) were read in (O(namespaces) and
+    RV(selected_namespaces)); empty means all namespaces when no O(namespace_selector) is given.
+  returned: always
+  type: list
+  elements: str
+  sample: [payments, shop]
+selected_namespaces:
+  description: The namespaces O(namespace_selector) matched, sorted.
+  returned: when O(namespace_selector) is given
+  type: list
+  elements: str
+  sample: [shop]
+batch:
+  description: Jobs and CronJobs in scope, with their pod template's injection choice (C(inject)).
+  returned: when batch is gathered
+  type: list
+  elements: dict
+  sample: [{kind: CronJob, namespace: shop, name: nightly, inject: null}]
+batch_without_opt_out:
+  description: The Jobs and CronJobs in scope whose pod template does not opt out of injection, as C(Kind namespace/name).
+  returned: when batch is gathered
+  type: list
+  elements: str
+  sample: [CronJob shop/nightly]
 errors:
   description: Reads that failed, each naming the subset, kind, verb, namespace and HTTP status;
     C(missing_permission) when the status is 401 or 403.
@@ -272,6 +311,7 @@ def main():
     spec.update(
         gather=dict(type="list", elements="str", choices=list(SUBSETS), default=list(DEFAULT_SUBSETS)),
         namespaces=dict(type="list", elements="str", default=[]),
+        namespace_selector=dict(type="str", default=""),
         istio_namespace=dict(type="str", default="istio-system"),
         access_namespaces=dict(type="list", elements="str", default=[]),
         required_access=dict(type="list", elements="dict", default=[], options=dict(
@@ -284,7 +324,8 @@ def main():
         result = gather_mesh(DynamicMeshApi(api.client), gather=module.params["gather"],
                              namespaces=module.params["namespaces"], istio_namespace=module.params["istio_namespace"],
                              access_namespaces=module.params["access_namespaces"],
-                             required_access=module.params["required_access"])
+                             required_access=module.params["required_access"],
+                             namespace_selector=module.params["namespace_selector"])
     except MeshInfoError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)
