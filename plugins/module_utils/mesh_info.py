@@ -12,6 +12,7 @@ __metaclass__ = type
 import copy
 
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.injection import batch_without_opt_out
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.install_verify import verify_install as verify_revision
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import (
     FORBIDDEN,
     INJECT_KEY,
@@ -477,7 +478,7 @@ class MeshReader(object):
 
 
 def gather_mesh(api, gather=DEFAULT_SUBSETS, namespaces=None, istio_namespace="istio-system",
-                access_namespaces=None, required_access=None, namespace_selector=None):
+                access_namespaces=None, required_access=None, namespace_selector=None, verify_install=None):
     """Everything the roles read before they decide, in one pass: one list per kind (per namespace in scope)."""
     validate(gather, required_access)
     gather = set(gather or [])
@@ -572,6 +573,16 @@ def gather_mesh(api, gather=DEFAULT_SUBSETS, namespaces=None, istio_namespace="i
         found.sort(key=lambda o: (_meta(o).get("namespace"), o["kind"], _meta(o).get("name")))
         result["batch"] = [batch_summary(o) for o in found]
         result["batch_without_opt_out"] = batch_without_opt_out(found)
+
+    if verify_install:
+        wanted = verify_install.get("deployments") or []
+        deployments = []
+        for namespace in sorted(set([istio_namespace] + [d.get("namespace") or istio_namespace for d in wanted])):
+            deployments += reader.list("verify_install", "Deployment", namespace) or []
+        result["install_verification"] = verify_revision(
+            verify_install, deployments, reader.list("verify_install", "CustomResourceDefinition") or [],
+            reader.list("verify_install", "MutatingWebhookConfiguration") or [],
+            reader.list("verify_install", "ValidatingWebhookConfiguration") or [], istio_namespace)
 
     result["errors"] = reader.errors
     result["api_calls"] = reader.api_calls

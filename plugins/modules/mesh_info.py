@@ -59,6 +59,37 @@ options:
         namespaces).
     type: str
     default: ""
+  verify_install:
+    description:
+      - Verify one installed revision and return the report in RV(install_verification) (it does not fail on a
+        failed check, so the caller can retry with C(until) and assert with its own message).
+      - Reads the Deployments of the namespaces named (one list each), the CRDs and the webhook configurations
+        (lists shared with the other subsets).
+    type: dict
+    suboptions:
+      revision:
+        description: The revision label value (C(default) for the default revision).
+        type: str
+        required: true
+      version:
+        description: The Istio version installed, for the report.
+        type: str
+      profile:
+        description: The profile installed, for the report.
+        type: str
+      image_tag:
+        description: The image tag every istiod of the revision must run (default O(verify_install.version)).
+        type: str
+      deployments:
+        description: The Deployments that must be Available, each C({namespace, name}).
+        type: list
+        elements: dict
+        default: []
+      crds:
+        description: The CRD names that must be Established.
+        type: list
+        elements: str
+        default: []
   istio_namespace:
     description: Namespace of the control plane (istiod and gateway Deployments).
     type: str
@@ -276,6 +307,18 @@ batch_without_opt_out:
   type: list
   elements: str
   sample: [CronJob shop/nightly]
+install_verification:
+  description:
+    - The verification of O(verify_install.revision), with C(passed) and C(problems) naming each failed check.
+      It checks its Deployments Available, CRDs Established, a caBundle in every webhook of the revision (at least
+      one configuration must carry C(istio.io/rev)), every istiod of the revision on the expected tag.
+  returned: when O(verify_install) is given
+  type: dict
+  sample: {version: 1.28.0, revision: default, profile: default, passed: true, problems: [],
+           deployments: [{name: istiod, available: true}],
+           crds: [{name: peerauthentications.security.istio.io, established: true}],
+           webhooks: [{configuration: istio-sidecar-injector, webhook: rev.namespace.sidecar-injector.istio.io,
+                       ca_bundle: true}], istiod_images: ["docker.io/istio/pilot:1.28.0"]}
 errors:
   description: Reads that failed, each naming the subset, kind, verb, namespace and HTTP status;
     C(missing_permission) when the status is 401 or 403.
@@ -312,6 +355,10 @@ def main():
         gather=dict(type="list", elements="str", choices=list(SUBSETS), default=list(DEFAULT_SUBSETS)),
         namespaces=dict(type="list", elements="str", default=[]),
         namespace_selector=dict(type="str", default=""),
+        verify_install=dict(type="dict", options=dict(
+            revision=dict(type="str", required=True), version=dict(type="str"), profile=dict(type="str"),
+            image_tag=dict(type="str"), deployments=dict(type="list", elements="dict", default=[]),
+            crds=dict(type="list", elements="str", default=[]))),
         istio_namespace=dict(type="str", default="istio-system"),
         access_namespaces=dict(type="list", elements="str", default=[]),
         required_access=dict(type="list", elements="dict", default=[], options=dict(
@@ -325,7 +372,8 @@ def main():
                              namespaces=module.params["namespaces"], istio_namespace=module.params["istio_namespace"],
                              access_namespaces=module.params["access_namespaces"],
                              required_access=module.params["required_access"],
-                             namespace_selector=module.params["namespace_selector"])
+                             namespace_selector=module.params["namespace_selector"],
+                             verify_install=module.params["verify_install"])
     except MeshInfoError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)
