@@ -406,7 +406,8 @@ class MeshReader(object):
         self._lists = {}
 
     def _error(self, subset, verb, kind, namespace, exc, api_version=None):
-        api_version, resource = (api_version or KINDS[kind][0]), KINDS[kind][1]
+        known = KINDS.get(kind) or (api_version, kind.lower() + "s")
+        api_version, resource = (api_version or known[0]), known[1]
         group = _group(api_version)
         what = "%s %s%s" % (verb, resource, "." + group if group else "")
         where = "in namespace %s" % namespace if namespace else "cluster-wide"
@@ -478,7 +479,8 @@ class MeshReader(object):
 
 
 def gather_mesh(api, gather=DEFAULT_SUBSETS, namespaces=None, istio_namespace="istio-system",
-                access_namespaces=None, required_access=None, namespace_selector=None, verify_install=None):
+                access_namespaces=None, required_access=None, namespace_selector=None, verify_install=None,
+                teardown=None):
     """Everything the roles read before they decide, in one pass: one list per kind (per namespace in scope)."""
     validate(gather, required_access)
     gather = set(gather or [])
@@ -574,6 +576,9 @@ def gather_mesh(api, gather=DEFAULT_SUBSETS, namespaces=None, istio_namespace="i
         result["batch"] = [batch_summary(o) for o in found]
         result["batch_without_opt_out"] = batch_without_opt_out(found)
 
+    if teardown:
+        result["teardown"] = gather_teardown(reader, teardown, istio_namespace)
+
     if verify_install:
         wanted = verify_install.get("deployments") or []
         deployments = []
@@ -586,6 +591,55 @@ def gather_mesh(api, gather=DEFAULT_SUBSETS, namespaces=None, istio_namespace="i
 
     result["errors"] = reader.errors
     result["api_calls"] = reader.api_calls
+    return result
+
+
+PART_OF_ISTIO = "app.kubernetes.io/part-of=istio"
+ADDON_LABEL = "istio-runbooks.io/addon"
+ROOT_CERT_SELECTOR = "istio.io/config=true"
+CRD_KIND = {"api_version": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition"}
+
+
+def _typed(items, kind):
+    """List items with their kind and apiVersion (list responses may leave them out)."""
+    return [dict(o, kind=kind["kind"], apiVersion=kind["api_version"]) for o in items or []]
+
+
+def gather_teardown(reader, options, istio_namespace="istio-system"):
+    """The teardown's inventory and plan: one list per kind, cluster-wide, by label.
+
+    options: {kinds: [{api_version, kind}] in deletion order, scope (purge|revision), revision, force,
+    remove_addons, remove_crds, remove_injection_labels, remove_namespace}.
+    """
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import object_refs, revision_tags
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import pods_on_revision
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.teardown import plan
+
+    kinds = list(options.get("kinds") or [])
+    scope, revision = options.get("scope") or "purge", options.get("revision") or ""
+    purge = scope == "purge"
+    listed = []
+    for kind in kinds + ([CRD_KIND] if options.get("remove_crds") and purge else []):
+        listed += _typed(reader.list("teardown", kind["kind"], label_selector=PART_OF_ISTIO,
+                                     api_version=kind["api_version"]), kind)
+    addons = []
+    for kind in kinds if options.get("remove_addons") else []:
+        addons += _typed(reader.list("teardown", kind["kind"], label_selector=ADDON_LABEL,
+                                     api_version=kind["api_version"]), kind)
+    certs = _typed(reader.list("teardown", "ConfigMap", label_selector=ROOT_CERT_SELECTOR, api_version="v1"),
+                   {"api_version": "v1", "kind": "ConfigMap"}) if purge else []
+    namespaces = reader.list("teardown", "Namespace") or []
+    result = plan(listed, addons, certs, namespaces, [k["kind"] for k in kinds] + [CRD_KIND["kind"]], scope,
+                  revision, istio_namespace, bool(options.get("force")), bool(options.get("remove_injection_labels")))
+    result["delete_namespace"] = bool(purge and options.get("remove_namespace")
+                                      and any(_meta(n).get("name") == istio_namespace for n in namespaces))
+    result["revision_users"], result["revision_tags"] = [], []
+    if not purge:
+        pods = _typed(reader.list("teardown", "Pod", label_selector="security.istio.io/tlsMode"),
+                      {"api_version": "v1", "kind": "Pod"})
+        result["revision_users"] = object_refs(pods_on_revision(
+            [p for p in pods if _meta(p).get("namespace") != istio_namespace], revision))
+        result["revision_tags"] = revision_tags(listed, revision)
     return result
 
 

@@ -90,6 +90,47 @@ options:
         type: list
         elements: str
         default: []
+  teardown:
+    description:
+      - Inventory and plan a teardown of the control plane in O(istio_namespace); the plan is returned in
+        RV(teardown). Lists each kind once, cluster-wide, by label (C(app.kubernetes.io/part-of=istio),
+        addons C(istio-runbooks.io/addon), root-certificate ConfigMaps C(istio.io/config=true)).
+    type: dict
+    suboptions:
+      kinds:
+        description: The kinds to delete, in deletion order, each C({api_version, kind}) (other keys are ignored).
+        type: list
+        elements: dict
+        required: true
+      scope:
+        description: C(purge) removes the whole control plane; C(revision) only O(teardown.revision).
+        type: str
+        choices: [purge, revision]
+        default: purge
+      revision:
+        description: The revision a C(revision) teardown removes (empty for the default revision).
+        type: str
+        default: ""
+      force:
+        description: In a C(revision) teardown, include the revision's tag objects.
+        type: bool
+        default: false
+      remove_addons:
+        description: Delete the observability addons too.
+        type: bool
+        default: false
+      remove_crds:
+        description: In a C(purge), delete the Istio CRDs too.
+        type: bool
+        default: false
+      remove_injection_labels:
+        description: Plan the removal of the namespaces' injection labels.
+        type: bool
+        default: true
+      remove_namespace:
+        description: In a C(purge), delete O(istio_namespace) when it exists.
+        type: bool
+        default: true
   istio_namespace:
     description: Namespace of the control plane (istiod and gateway Deployments).
     type: str
@@ -319,6 +360,18 @@ install_verification:
            crds: [{name: peerauthentications.security.istio.io, established: true}],
            webhooks: [{configuration: istio-sidecar-injector, webhook: rev.namespace.sidecar-injector.istio.io,
                        ca_bundle: true}], istiod_images: ["docker.io/istio/pilot:1.28.0"]}
+teardown:
+  description:
+    - The teardown plan. C(objects) holds references (apiVersion, kind, metadata name and namespace) in deletion
+      order. C(namespaces) lists C({name, labels}) for the injection labels to remove. C(delete_namespace) says
+      whether the control-plane namespace goes.
+    - In a C(revision) teardown, C(revision_users) names the pods outside O(istio_namespace) that the revision
+      injected, and C(revision_tags) the tags that point at it.
+  returned: when O(teardown) is given
+  type: dict
+  sample: {objects: [{apiVersion: apps/v1, kind: Deployment, metadata: {name: istiod, namespace: istio-system}}],
+           namespaces: [{name: shop, labels: {istio-injection: enabled}}], delete_namespace: true,
+           revision_users: [], revision_tags: []}
 errors:
   description: Reads that failed, each naming the subset, kind, verb, namespace and HTTP status;
     C(missing_permission) when the status is 401 or 403.
@@ -359,6 +412,13 @@ def main():
             revision=dict(type="str", required=True), version=dict(type="str"), profile=dict(type="str"),
             image_tag=dict(type="str"), deployments=dict(type="list", elements="dict", default=[]),
             crds=dict(type="list", elements="str", default=[]))),
+        teardown=dict(type="dict", options=dict(
+            kinds=dict(type="list", elements="dict", required=True),
+            scope=dict(type="str", choices=["purge", "revision"], default="purge"),
+            revision=dict(type="str", default=""), force=dict(type="bool", default=False),
+            remove_addons=dict(type="bool", default=False), remove_crds=dict(type="bool", default=False),
+            remove_injection_labels=dict(type="bool", default=True),
+            remove_namespace=dict(type="bool", default=True))),
         istio_namespace=dict(type="str", default="istio-system"),
         access_namespaces=dict(type="list", elements="str", default=[]),
         required_access=dict(type="list", elements="dict", default=[], options=dict(
@@ -373,7 +433,7 @@ def main():
                              access_namespaces=module.params["access_namespaces"],
                              required_access=module.params["required_access"],
                              namespace_selector=module.params["namespace_selector"],
-                             verify_install=module.params["verify_install"])
+                             verify_install=module.params["verify_install"], teardown=module.params["teardown"])
     except MeshInfoError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)
