@@ -23,7 +23,7 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import
     template_opt_out,
 )
 
-SUBSETS = ("crds", "control_plane", "webhooks", "policies", "namespaces", "workloads", "pods", "batch")
+SUBSETS = ("crds", "control_plane", "webhooks", "policies", "namespaces", "workloads", "pods", "batch", "mesh_config")
 DEFAULT_SUBSETS = ("crds", "control_plane", "webhooks", "policies", "namespaces")
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 BATCH_KINDS = ("Job", "CronJob")
@@ -46,6 +46,7 @@ KINDS = {
     "Job": ("batch/v1", "jobs"),
     "CronJob": ("batch/v1", "cronjobs"),
     "Namespace": ("v1", "namespaces"),
+    "ConfigMap": ("v1", "configmaps"),
     "MutatingWebhookConfiguration": ("admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations"),
     "ValidatingWebhookConfiguration": ("admissionregistration.k8s.io/v1", "validatingwebhookconfigurations"),
     "PeerAuthentication": ("security.istio.io/v1", "peerauthentications"),
@@ -375,6 +376,25 @@ def read_scope(namespaces, selected):
     return sorted(set(namespaces) | set(selected))
 
 
+def mesh_config(configmaps, name="istio"):
+    """The mesh config (the "mesh" key of the ConfigMap istiod reads), with rootNamespace and trustDomain
+    defaulted as istiod does; problems when it does not parse."""
+    import yaml
+
+    found = next((c for c in configmaps or [] if _meta(c).get("name") == name), None)
+    text = ((found or {}).get("data") or {}).get("mesh") or ""
+    try:
+        config = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        return {"found": found is not None, "config": {}, "root_namespace": "istio-system",
+                "trust_domain": "cluster.local", "problems": ["ConfigMap %s: mesh does not parse: %s" % (name, exc)]}
+    if not isinstance(config, dict):
+        config = {}
+    return {"found": found is not None, "config": config,
+            "root_namespace": config.get("rootNamespace") or "istio-system",
+            "trust_domain": config.get("trustDomain") or "cluster.local", "problems": []}
+
+
 def without_managed_fields(obj):
     obj = copy.deepcopy(obj)
     _meta(obj).pop("managedFields", None)
@@ -575,6 +595,9 @@ def gather_mesh(api, gather=DEFAULT_SUBSETS, namespaces=None, istio_namespace="i
         found.sort(key=lambda o: (_meta(o).get("namespace"), o["kind"], _meta(o).get("name")))
         result["batch"] = [batch_summary(o) for o in found]
         result["batch_without_opt_out"] = batch_without_opt_out(found)
+
+    if "mesh_config" in gather:
+        result["mesh_config"] = mesh_config(reader.list("mesh_config", "ConfigMap", istio_namespace))
 
     if teardown:
         result["teardown"] = gather_teardown(reader, teardown, istio_namespace)

@@ -38,10 +38,11 @@ options:
         C(istio.io/rev) in O(istio_namespace), revision tags and RV(revisions); C(webhooks) Istio mutating and
         validating webhook configurations; C(policies) PeerAuthentications and DestinationRules in all namespaces;
         C(namespaces) every namespace with its injection labels; C(workloads) Deployments, StatefulSets and
-        DaemonSets in O(namespaces); C(pods) pods in O(namespaces); C(batch) Jobs and CronJobs in O(namespaces).
+        DaemonSets in O(namespaces); C(pods) pods in O(namespaces); C(batch) Jobs and CronJobs in O(namespaces);
+        C(mesh_config) the mesh config of the ConfigMap C(istio) in O(istio_namespace).
     type: list
     elements: str
-    choices: [crds, control_plane, webhooks, policies, namespaces, workloads, pods, batch]
+    choices: [crds, control_plane, webhooks, policies, namespaces, workloads, pods, batch, mesh_config]
     default: [crds, control_plane, webhooks, policies, namespaces]
   namespaces:
     description:
@@ -348,6 +349,15 @@ batch_without_opt_out:
   type: list
   elements: str
   sample: [CronJob shop/nightly]
+mesh_config:
+  description:
+    - The mesh config istiod reads (the C(mesh) key of the ConfigMap C(istio) in O(istio_namespace)) in C(config),
+      with C(root_namespace) and C(trust_domain) defaulted as istiod does (C(istio-system), C(cluster.local)).
+    - C(found) says whether the ConfigMap exists; C(problems) names a mesh config that does not parse.
+  returned: when mesh_config is gathered
+  type: dict
+  sample: {found: true, config: {rootNamespace: istio-system}, root_namespace: istio-system,
+           trust_domain: cluster.local, problems: []}
 install_verification:
   description:
     - The verification of O(verify_install.revision), with C(passed) and C(problems) naming each failed check.

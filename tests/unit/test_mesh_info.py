@@ -383,3 +383,15 @@ def test_batch_reads_stay_constant_with_many_namespaces_and_an_empty_selector_ma
     result = gather_mesh(api, gather=["batch", "workloads", "pods"], namespace_selector="team=nobody")
     assert result["scope"] == [] and result["batch"] == [] and result["workloads"] == [] and result["pods"] == []
     assert [c[2] for c in api.calls if c[0] == "list"] == ["Namespace"], "a selector matching nothing reads nothing"
+
+
+def test_mesh_config_reads_root_namespace_and_trust_domain_with_istiods_defaults():
+    config = {"metadata": {"name": "istio", "namespace": "istio-system"},
+              "data": {"mesh": "rootNamespace: mesh-root\ntrustDomain: example.org\n"}}
+    api = FakeMeshApi({"ConfigMap": [config, {"metadata": {"name": "other", "namespace": "istio-system"}}]})
+    result = gather_mesh(api, gather=["mesh_config"])["mesh_config"]
+    assert (result["found"], result["root_namespace"], result["trust_domain"]) == (True, "mesh-root", "example.org")
+    empty = gather_mesh(FakeMeshApi({"ConfigMap": []}), gather=["mesh_config"])["mesh_config"]
+    assert (empty["found"], empty["root_namespace"], empty["trust_domain"], empty["config"]) == (
+        False, "istio-system", "cluster.local", {})
+    assert [c for c in api.calls if c[0] == "list"] == [("list", "v1", "ConfigMap", "istio-system", None)]
