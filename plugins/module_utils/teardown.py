@@ -46,7 +46,8 @@ def plan(listed, addons, root_certs, namespaces, order, scope="purge", revision=
     addons and root_certs: the addon objects and root-certificate ConfigMaps to delete too ([] when kept);
     namespaces: every Namespace (those with injection labels count); order: the kinds in deletion order.
     Returns {objects: references in order, each once; namespaces: [{name, labels}] whose injection labels
-    go (in a revision teardown only those on the revision, and only its istio.io/rev label)}.
+    go (in a revision teardown only those on the revision, and only its istio.io/rev label); label_patches:
+    the Namespace merge patches that remove them, for one write call}.
     """
     from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import (
         injection_labels, object_ref_dict, revision_objects)
@@ -65,4 +66,6 @@ def plan(listed, addons, root_certs, namespaces, order, scope="purge", revision=
         if scope == "purge" or entry["labels"].get("istio.io/rev", "") == revision:
             unlabel.append({"name": entry["name"],
                             "labels": entry["labels"] if scope == "purge" else {"istio.io/rev": revision}})
-    return {"objects": [object_ref_dict(o) for o in objects], "namespaces": unlabel}
+    patches = [{"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": n["name"], "labels": dict((k, None) for k in sorted(n["labels"]))}} for n in unlabel]
+    return {"objects": [object_ref_dict(o) for o in objects], "namespaces": unlabel, "label_patches": patches}

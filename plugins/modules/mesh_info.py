@@ -373,7 +373,8 @@ install_verification:
 teardown:
   description:
     - The teardown plan. C(objects) holds references (apiVersion, kind, metadata name and namespace) in deletion
-      order. C(namespaces) lists C({name, labels}) for the injection labels to remove. C(delete_namespace) says
+      order. C(namespaces) lists C({name, labels}) for the injection labels to remove, and C(label_patches) the
+      Namespace merge patches that remove them. C(delete_namespace) says
       whether the control-plane namespace goes.
     - In a C(revision) teardown, C(revision_users) names the pods outside O(istio_namespace) that the revision
       injected, and C(revision_tags) the tags that point at it.
@@ -381,6 +382,7 @@ teardown:
   type: dict
   sample: {objects: [{apiVersion: apps/v1, kind: Deployment, metadata: {name: istiod, namespace: istio-system}}],
            namespaces: [{name: shop, labels: {istio-injection: enabled}}], delete_namespace: true,
+           label_patches: [{apiVersion: v1, kind: Namespace, metadata: {name: shop, labels: {istio-injection: null}}}],
            revision_users: [], revision_tags: []}
 errors:
   description: Reads that failed, each naming the subset, kind, verb, namespace and HTTP status;

@@ -39,6 +39,9 @@ def test_a_purge_deletes_everything_in_kind_order_once_and_unlabels_every_namesp
                                     "metadata": {"name": "istiod", "namespace": "istio-system"}}
     assert result["namespaces"] == [{"name": "pay", "labels": {"istio.io/rev": "canary"}},
                                     {"name": "shop", "labels": {"istio-injection": "enabled"}}]
+    assert result["label_patches"] == [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "pay", "labels": {"istio.io/rev": None}}},
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop", "labels": {"istio-injection": None}}}]
 
 
 def test_a_revision_teardown_takes_only_the_revision_and_its_namespaces_label():
