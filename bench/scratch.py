@@ -19,8 +19,11 @@ ARTIFACTS = ROOT / "artifacts" / "bench"
 
 
 @contextlib.contextmanager
-def scratch_sandbox(port_shift=7000):
-    """Yield (sandbox, env for ansible-playbook, audit log) of a fresh cluster; stop and remove it after."""
+def scratch_sandbox(port_shift=None):
+    """Yield (sandbox, env for ansible-playbook, audit log) of a fresh cluster; stop and remove it after.
+
+    Ports shift by port_shift, else $BENCH_PORT_SHIFT, else 7000 (set it when another sandbox uses 7000)."""
+    port_shift = port_shift if port_shift is not None else int(os.environ.get("BENCH_PORT_SHIFT", "7000"))
     os.environ.update(SANDBOX_PORT_SHIFT=str(port_shift), SANDBOX_STATE_DIR=str(STATE),
                       MESH_ARTIFACTS_DIR=str(ARTIFACTS))
     shutil.rmtree(ARTIFACTS, ignore_errors=True)

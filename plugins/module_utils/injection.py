@@ -30,9 +30,11 @@ def namespace_label_patches(namespaces, targets, labels):
     """Merge patches (as Namespace definitions) for the targets whose labels differ from labels.
 
     labels maps a key to its wanted value, None meaning absent. Namespaces already right get no patch,
-    so a run with nothing to change sends no write.
+    so a run with nothing to change sends no write. namespaces: Namespace objects, or mesh_info's namespace
+    entries ({name, labels}).
     """
-    live = dict((_meta(ns).get("name"), _meta(ns).get("labels") or {}) for ns in namespaces)
+    live = dict((_meta(ns).get("name", ns.get("name")), _meta(ns).get("labels", ns.get("labels")) or {})
+                for ns in namespaces)
     patches = []
     for name in targets:
         have = live.get(name, {})

@@ -11,6 +11,8 @@ __metaclass__ = type
 
 import copy
 
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.injection import batch_without_opt_out
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.install_verify import verify_install as verify_revision
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import (  # noqa: F401 (re-exported)
     FORBIDDEN,
     INJECT_KEY,
@@ -30,8 +32,9 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import ( 
     template_opt_out,
 )
 
-SUBSETS = ("crds", "control_plane", "webhooks", "policies", "namespaces", "workloads", "pods")
+SUBSETS = ("crds", "control_plane", "webhooks", "policies", "namespaces", "workloads", "pods", "batch", "mesh_config")
 DEFAULT_SUBSETS = ("crds", "control_plane", "webhooks", "policies", "namespaces")
+BATCH_KINDS = ("Job", "CronJob")
 # Reviews of this namespace answer cluster-scoped questions: it holds no RoleBindings, so only
 # ClusterRoleBindings grant there, which is what cluster-scoped access needs.
 CLUSTER_REVIEW_NAMESPACE = "istio-runbooks-cluster-scope"
@@ -45,7 +48,10 @@ KINDS = {
     "StatefulSet": ("apps/v1", "statefulsets"),
     "DaemonSet": ("apps/v1", "daemonsets"),
     "Pod": ("v1", "pods"),
+    "Job": ("batch/v1", "jobs"),
+    "CronJob": ("batch/v1", "cronjobs"),
     "Namespace": ("v1", "namespaces"),
+    "ConfigMap": ("v1", "configmaps"),
     "MutatingWebhookConfiguration": ("admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations"),
     "ValidatingWebhookConfiguration": ("admissionregistration.k8s.io/v1", "validatingwebhookconfigurations"),
     "PeerAuthentication": ("security.istio.io/v1", "peerauthentications"),
@@ -341,6 +347,42 @@ def pod_summary(pod):
             "terminating": bool(meta.get("deletionTimestamp"))}
 
 
+def batch_summary(obj):
+    """A Job or CronJob with its pod template's injection choice (a CronJob's through its jobTemplate)."""
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "CronJob":
+        spec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
+    return {"kind": obj.get("kind"), "namespace": _meta(obj).get("namespace"), "name": _meta(obj).get("name"),
+            "inject": template_opt_out({"spec": spec})}
+
+
+def read_scope(namespaces, selected):
+    """The namespaces whose workloads, pods and batch objects to read: the named ones and those the selector
+    matched (None when there is no selector), once each, sorted; a selector matching nothing adds none."""
+    if selected is None:
+        return list(namespaces)
+    return sorted(set(namespaces) | set(selected))
+
+
+def mesh_config(configmaps, name="istio"):
+    """The mesh config (the "mesh" key of the ConfigMap istiod reads), with rootNamespace and trustDomain
+    defaulted as istiod does; problems when it does not parse."""
+    import yaml
+
+    found = next((c for c in configmaps or [] if _meta(c).get("name") == name), None)
+    text = ((found or {}).get("data") or {}).get("mesh") or ""
+    try:
+        config = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        return {"found": found is not None, "config": {}, "root_namespace": "istio-system",
+                "trust_domain": "cluster.local", "problems": ["ConfigMap %s: mesh does not parse: %s" % (name, exc)]}
+    if not isinstance(config, dict):
+        config = {}
+    return {"found": found is not None, "config": config,
+            "root_namespace": config.get("rootNamespace") or "istio-system",
+            "trust_domain": config.get("trustDomain") or "cluster.local", "problems": []}
+
+
 def without_managed_fields(obj):
     obj = copy.deepcopy(obj)
     _meta(obj).pop("managedFields", None)
@@ -372,7 +414,8 @@ class MeshReader(object):
         self._lists = {}
 
     def _error(self, subset, verb, kind, namespace, exc, api_version=None):
-        api_version, resource = (api_version or KINDS[kind][0]), KINDS[kind][1]
+        known = KINDS.get(kind) or (api_version, kind.lower() + "s")
+        api_version, resource = (api_version or known[0]), known[1]
         group = _group(api_version)
         what = "%s %s%s" % (verb, resource, "." + group if group else "")
         where = "in namespace %s" % namespace if namespace else "cluster-wide"
@@ -444,13 +487,23 @@ class MeshReader(object):
 
 
 def gather_mesh(api, gather=DEFAULT_SUBSETS, namespaces=None, istio_namespace="istio-system",
-                access_namespaces=None, required_access=None):
+                access_namespaces=None, required_access=None, namespace_selector=None, verify_install=None,
+                teardown=None):
     """Everything the roles read before they decide, in one pass: one list per kind (per namespace in scope)."""
     validate(gather, required_access)
     gather = set(gather or [])
     namespaces = list(namespaces or [])
     reader = MeshReader(api)
     result = {"gathered": [s for s in SUBSETS if s in gather]}
+    selected = None
+    if (namespace_selector or "").strip():
+        items = reader.list("namespaces", "Namespace", label_selector=namespace_selector.strip())
+        selected = sorted(_meta(n).get("name") for n in items or [])
+        result["selected_namespaces"] = selected
+    scope = read_scope(namespaces, selected)
+    result["scope"] = scope
+    # A selector that matched nothing (and no names) leaves nothing to read, not the whole cluster.
+    nothing_in_scope = selected is not None and not scope
 
     version = reader.version()
     result["version"] = ({"major": version.get("major"), "minor": version.get("minor"),
@@ -514,17 +567,90 @@ def gather_mesh(api, gather=DEFAULT_SUBSETS, namespaces=None, istio_namespace="i
 
     if "workloads" in gather:
         found = []
-        for kind in WORKLOAD_KINDS:
-            found += [dict(o, kind=kind) for o in reader.list_in("workloads", kind, namespaces) or []]
+        for kind in WORKLOAD_KINDS if not nothing_in_scope else ():
+            found += [dict(o, kind=kind) for o in reader.list_in("workloads", kind, scope) or []]
         result["workloads"] = sorted((workload_summary(w) for w in found),
                                      key=lambda w: (w["namespace"], w["kind"], w["name"]))
 
     if "pods" in gather:
-        result["pods"] = sorted((pod_summary(p) for p in reader.list_in("pods", "Pod", namespaces) or []),
-                                key=lambda p: (p["namespace"], p["name"]))
+        pods = reader.list_in("pods", "Pod", scope) if not nothing_in_scope else []
+        result["pods"] = sorted((pod_summary(p) for p in pods or []), key=lambda p: (p["namespace"], p["name"]))
+
+    if "batch" in gather:
+        found = []
+        for kind in BATCH_KINDS if not nothing_in_scope else ():
+            found += [dict(o, kind=kind) for o in reader.list_in("batch", kind, scope) or []]
+        found.sort(key=lambda o: (_meta(o).get("namespace"), o["kind"], _meta(o).get("name")))
+        result["batch"] = [batch_summary(o) for o in found]
+        result["batch_without_opt_out"] = batch_without_opt_out(found)
+
+    if "mesh_config" in gather:
+        result["mesh_config"] = mesh_config(reader.list("mesh_config", "ConfigMap", istio_namespace))
+
+    if teardown:
+        result["teardown"] = gather_teardown(reader, teardown, istio_namespace)
+
+    if verify_install:
+        wanted = verify_install.get("deployments") or []
+        deployments = []
+        for namespace in sorted(set([istio_namespace] + [d.get("namespace") or istio_namespace for d in wanted])):
+            deployments += reader.list("verify_install", "Deployment", namespace) or []
+        result["install_verification"] = verify_revision(
+            verify_install, deployments, reader.list("verify_install", "CustomResourceDefinition") or [],
+            reader.list("verify_install", "MutatingWebhookConfiguration") or [],
+            reader.list("verify_install", "ValidatingWebhookConfiguration") or [], istio_namespace)
 
     result["errors"] = reader.errors
     result["api_calls"] = reader.api_calls
+    return result
+
+
+PART_OF_ISTIO = "app.kubernetes.io/part-of=istio"
+ADDON_LABEL = "istio-runbooks.io/addon"
+ROOT_CERT_SELECTOR = "istio.io/config=true"
+CRD_KIND = {"api_version": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition"}
+
+
+def _typed(items, kind):
+    """List items with their kind and apiVersion (list responses may leave them out)."""
+    return [dict(o, kind=kind["kind"], apiVersion=kind["api_version"]) for o in items or []]
+
+
+def gather_teardown(reader, options, istio_namespace="istio-system"):
+    """The teardown's inventory and plan: one list per kind, cluster-wide, by label.
+
+    options: {kinds: [{api_version, kind}] in deletion order, scope (purge|revision), revision, force,
+    remove_addons, remove_crds, remove_injection_labels, remove_namespace}.
+    """
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import object_refs, revision_tags
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import pods_on_revision
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.teardown import plan
+
+    kinds = list(options.get("kinds") or [])
+    scope, revision = options.get("scope") or "purge", options.get("revision") or ""
+    purge = scope == "purge"
+    listed = []
+    for kind in kinds + ([CRD_KIND] if options.get("remove_crds") and purge else []):
+        listed += _typed(reader.list("teardown", kind["kind"], label_selector=PART_OF_ISTIO,
+                                     api_version=kind["api_version"]), kind)
+    addons = []
+    for kind in kinds if options.get("remove_addons") else []:
+        addons += _typed(reader.list("teardown", kind["kind"], label_selector=ADDON_LABEL,
+                                     api_version=kind["api_version"]), kind)
+    certs = _typed(reader.list("teardown", "ConfigMap", label_selector=ROOT_CERT_SELECTOR, api_version="v1"),
+                   {"api_version": "v1", "kind": "ConfigMap"}) if purge else []
+    namespaces = reader.list("teardown", "Namespace") or []
+    result = plan(listed, addons, certs, namespaces, [k["kind"] for k in kinds] + [CRD_KIND["kind"]], scope,
+                  revision, istio_namespace, bool(options.get("force")), bool(options.get("remove_injection_labels")))
+    result["delete_namespace"] = bool(purge and options.get("remove_namespace")
+                                      and any(_meta(n).get("name") == istio_namespace for n in namespaces))
+    result["revision_users"], result["revision_tags"] = [], []
+    if not purge:
+        pods = _typed(reader.list("teardown", "Pod", label_selector="security.istio.io/tlsMode"),
+                      {"api_version": "v1", "kind": "Pod"})
+        result["revision_users"] = object_refs(pods_on_revision(
+            [p for p in pods if _meta(p).get("namespace") != istio_namespace], revision))
+        result["revision_tags"] = revision_tags(listed, revision)
     return result
 
 

@@ -38,10 +38,11 @@ options:
         C(istio.io/rev) in O(istio_namespace), revision tags and RV(revisions); C(webhooks) Istio mutating and
         validating webhook configurations; C(policies) PeerAuthentications and DestinationRules in all namespaces;
         C(namespaces) every namespace with its injection labels; C(workloads) Deployments, StatefulSets and
-        DaemonSets in O(namespaces); C(pods) pods in O(namespaces).
+        DaemonSets in O(namespaces); C(pods) pods in O(namespaces); C(batch) Jobs and CronJobs in O(namespaces);
+        C(mesh_config) the mesh config of the ConfigMap C(istio) in O(istio_namespace).
     type: list
     elements: str
-    choices: [crds, control_plane, webhooks, policies, namespaces, workloads, pods]
+    choices: [crds, control_plane, webhooks, policies, namespaces, workloads, pods, batch, mesh_config]
     default: [crds, control_plane, webhooks, policies, namespaces]
   namespaces:
     description:
@@ -51,6 +52,86 @@ options:
     type: list
     elements: str
     default: []
+  namespace_selector:
+    description:
+      - A label selector (for example C(team=shop)). The namespaces it matches are returned in
+        RV(selected_namespaces), with one list call, and join O(namespaces) as the scope of C(workloads),
+        C(pods) and C(batch). A selector that matches nothing adds nothing (it never widens the scope to all
+        namespaces).
+    type: str
+    default: ""
+  verify_install:
+    description:
+      - Verify one installed revision and return the report in RV(install_verification) (it does not fail on a
+        failed check, so the caller can retry with C(until) and assert with its own message).
+      - Reads the Deployments of the namespaces named (one list each), the CRDs and the webhook configurations
+        (lists shared with the other subsets).
+    type: dict
+    suboptions:
+      revision:
+        description: The revision label value (C(default) for the default revision).
+        type: str
+        required: true
+      version:
+        description: The Istio version installed, for the report.
+        type: str
+      profile:
+        description: The profile installed, for the report.
+        type: str
+      image_tag:
+        description: The image tag every istiod of the revision must run (default O(verify_install.version)).
+        type: str
+      deployments:
+        description: The Deployments that must be Available, each C({namespace, name}).
+        type: list
+        elements: dict
+        default: []
+      crds:
+        description: The CRD names that must be Established.
+        type: list
+        elements: str
+        default: []
+  teardown:
+    description:
+      - Inventory and plan a teardown of the control plane in O(istio_namespace); the plan is returned in
+        RV(teardown). Lists each kind once, cluster-wide, by label (C(app.kubernetes.io/part-of=istio),
+        addons C(istio-runbooks.io/addon), root-certificate ConfigMaps C(istio.io/config=true)).
+    type: dict
+    suboptions:
+      kinds:
+        description: The kinds to delete, in deletion order, each C({api_version, kind}) (other keys are ignored).
+        type: list
+        elements: dict
+        required: true
+      scope:
+        description: C(purge) removes the whole control plane; C(revision) only O(teardown.revision).
+        type: str
+        choices: [purge, revision]
+        default: purge
+      revision:
+        description: The revision a C(revision) teardown removes (empty for the default revision).
+        type: str
+        default: ""
+      force:
+        description: In a C(revision) teardown, include the revision's tag objects.
+        type: bool
+        default: false
+      remove_addons:
+        description: Delete the observability addons too.
+        type: bool
+        default: false
+      remove_crds:
+        description: In a C(purge), delete the Istio CRDs too.
+        type: bool
+        default: false
+      remove_injection_labels:
+        description: Plan the removal of the namespaces' injection labels.
+        type: bool
+        default: true
+      remove_namespace:
+        description: In a C(purge), delete O(istio_namespace) when it exists.
+        type: bool
+        default: true
   istio_namespace:
     description: Namespace of the control plane (istiod and gateway Deployments).
     type: str
@@ -123,6 +204,12 @@ EXAMPLES = r"""
     gather: [namespaces, workloads, pods]
     namespaces: [shop, payments]
   register: scope
+
+- name: Namespaces labelled team=shop, and their Jobs and CronJobs that would get a sidecar
+  istio_runbooks.mesh.mesh_info:
+    gather: [batch]
+    namespace_selector: team=shop
+  register: shop
 """
 
 RETURN = r"""
@@ -237,6 +324,66 @@ pods:
   sample: [{namespace: shop, name: reviews-5d9c-x1, labels: {app: reviews}, owner_kind: ReplicaSet,
             owner_name: reviews-5d9c, phase: Running, ready: true, sidecar: true, revision: default, inject: null,
             host_network: false, terminating: false}]
+scope:
+  description: The namespaces C(workloads), C(pods) and C(batch) were read in (O(namespaces) and
+    RV(selected_namespaces)); empty means all namespaces when no O(namespace_selector) is given.
+  returned: always
+  type: list
+  elements: str
+  sample: [payments, shop]
+selected_namespaces:
+  description: The namespaces O(namespace_selector) matched, sorted.
+  returned: when O(namespace_selector) is given
+  type: list
+  elements: str
+  sample: [shop]
+batch:
+  description: Jobs and CronJobs in scope, with their pod template's injection choice (C(inject)).
+  returned: when batch is gathered
+  type: list
+  elements: dict
+  sample: [{kind: CronJob, namespace: shop, name: nightly, inject: null}]
+batch_without_opt_out:
+  description: The Jobs and CronJobs in scope whose pod template does not opt out of injection, as C(Kind namespace/name).
+  returned: when batch is gathered
+  type: list
+  elements: str
+  sample: [CronJob shop/nightly]
+mesh_config:
+  description:
+    - The mesh config istiod reads (the C(mesh) key of the ConfigMap C(istio) in O(istio_namespace)) in C(config),
+      with C(root_namespace) and C(trust_domain) defaulted as istiod does (C(istio-system), C(cluster.local)).
+    - C(found) says whether the ConfigMap exists; C(problems) names a mesh config that does not parse.
+  returned: when mesh_config is gathered
+  type: dict
+  sample: {found: true, config: {rootNamespace: istio-system}, root_namespace: istio-system,
+           trust_domain: cluster.local, problems: []}
+install_verification:
+  description:
+    - The verification of O(verify_install.revision), with C(passed) and C(problems) naming each failed check.
+      It checks its Deployments Available, CRDs Established, a caBundle in every webhook of the revision (at least
+      one configuration must carry C(istio.io/rev)), every istiod of the revision on the expected tag.
+  returned: when O(verify_install) is given
+  type: dict
+  sample: {version: 1.28.0, revision: default, profile: default, passed: true, problems: [],
+           deployments: [{name: istiod, available: true}],
+           crds: [{name: peerauthentications.security.istio.io, established: true}],
+           webhooks: [{configuration: istio-sidecar-injector, webhook: rev.namespace.sidecar-injector.istio.io,
+                       ca_bundle: true}], istiod_images: ["docker.io/istio/pilot:1.28.0"]}
+teardown:
+  description:
+    - The teardown plan. C(objects) holds references (apiVersion, kind, metadata name and namespace) in deletion
+      order. C(namespaces) lists C({name, labels}) for the injection labels to remove, and C(label_patches) the
+      Namespace merge patches that remove them. C(delete_namespace) says
+      whether the control-plane namespace goes.
+    - In a C(revision) teardown, C(revision_users) names the pods outside O(istio_namespace) that the revision
+      injected, and C(revision_tags) the tags that point at it.
+  returned: when O(teardown) is given
+  type: dict
+  sample: {objects: [{apiVersion: apps/v1, kind: Deployment, metadata: {name: istiod, namespace: istio-system}}],
+           namespaces: [{name: shop, labels: {istio-injection: enabled}}], delete_namespace: true,
+           label_patches: [{apiVersion: v1, kind: Namespace, metadata: {name: shop, labels: {istio-injection: null}}}],
+           revision_users: [], revision_tags: []}
 errors:
   description: Reads that failed, each naming the subset, kind, verb, namespace and HTTP status;
     C(missing_permission) when the status is 401 or 403.
@@ -272,6 +419,18 @@ def main():
     spec.update(
         gather=dict(type="list", elements="str", choices=list(SUBSETS), default=list(DEFAULT_SUBSETS)),
         namespaces=dict(type="list", elements="str", default=[]),
+        namespace_selector=dict(type="str", default=""),
+        verify_install=dict(type="dict", options=dict(
+            revision=dict(type="str", required=True), version=dict(type="str"), profile=dict(type="str"),
+            image_tag=dict(type="str"), deployments=dict(type="list", elements="dict", default=[]),
+            crds=dict(type="list", elements="str", default=[]))),
+        teardown=dict(type="dict", options=dict(
+            kinds=dict(type="list", elements="dict", required=True),
+            scope=dict(type="str", choices=["purge", "revision"], default="purge"),
+            revision=dict(type="str", default=""), force=dict(type="bool", default=False),
+            remove_addons=dict(type="bool", default=False), remove_crds=dict(type="bool", default=False),
+            remove_injection_labels=dict(type="bool", default=True),
+            remove_namespace=dict(type="bool", default=True))),
         istio_namespace=dict(type="str", default="istio-system"),
         access_namespaces=dict(type="list", elements="str", default=[]),
         required_access=dict(type="list", elements="dict", default=[], options=dict(
@@ -284,7 +443,9 @@ def main():
         result = gather_mesh(DynamicMeshApi(api.client), gather=module.params["gather"],
                              namespaces=module.params["namespaces"], istio_namespace=module.params["istio_namespace"],
                              access_namespaces=module.params["access_namespaces"],
-                             required_access=module.params["required_access"])
+                             required_access=module.params["required_access"],
+                             namespace_selector=module.params["namespace_selector"],
+                             verify_install=module.params["verify_install"], teardown=module.params["teardown"])
     except MeshInfoError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)

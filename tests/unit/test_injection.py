@@ -28,6 +28,13 @@ def test_label_patches_are_empty_when_nothing_changes():
     assert namespace_label_patches(live, ["pay"], {"istio-injection": None, "istio.io/rev": None}) == []
 
 
+def test_label_patches_read_mesh_info_namespace_entries_too():
+    live = [{"name": "shop", "labels": {"istio-injection": "enabled"}}, {"name": "pay", "labels": {}}]
+    enable = {"istio-injection": "enabled", "istio.io/rev": None}
+    assert namespace_label_patches(live, ["shop", "pay"], enable) == [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "pay", "labels": {"istio-injection": "enabled"}}}]
+
+
 def test_invalid_namespace_names_are_named():
     assert invalid_namespace_names(["shop", "Bad_NS", "a" * 64, "-x", "ok-1", ""]) == ["Bad_NS", "a" * 64, "-x", ""]
 

@@ -336,3 +336,62 @@ def test_a_refused_review_is_an_error_entry_and_its_entries_are_missing():
         "create selfsubjectrulesreviews.authorization.k8s.io in namespace shop"]
     assert result["missing_access"][0]["reason"] == "the permissions could not be reviewed"
     assert result["access"][0]["incomplete"] is None
+
+
+class SelectorMeshApi(FakeMeshApi):
+    """Reads equality selectors (k=v[,k=v]) the way the API server does."""
+
+    def list(self, api_version, kind, namespace=None, label_selector=None):
+        if not label_selector or "=" not in label_selector:
+            return FakeMeshApi.list(self, api_version, kind, namespace, label_selector)
+        items = FakeMeshApi.list(self, api_version, kind, namespace)
+        wanted = dict(part.split("=", 1) for part in label_selector.split(","))
+        return [o for o in items if all((o["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())]
+
+
+def _batch(kind, namespace, name, inject=None):
+    template = {"metadata": {"labels": {"sidecar.istio.io/inject": inject} if inject else {}}}
+    spec = {"jobTemplate": {"spec": {"template": template}}} if kind == "CronJob" else {"template": template}
+    return {"metadata": {"name": name, "namespace": namespace}, "spec": spec}
+
+
+def test_selector_adds_its_namespaces_to_the_scope_and_batch_objects_are_read_once_per_kind():
+    objects = _mesh(namespaces=3)
+    objects["Namespace"][1]["metadata"]["labels"]["team"] = "shop"  # app-00
+    objects["Job"] = [_batch("Job", "app-00", "migrate"), _batch("Job", "app-01", "opted-out", "false"),
+                      _batch("Job", "app-02", "elsewhere")]
+    objects["CronJob"] = [_batch("CronJob", "app-01", "nightly")]
+    api = SelectorMeshApi(objects)
+    result = gather_mesh(api, gather=["batch"], namespaces=["app-01"], namespace_selector="team=shop")
+    assert result["selected_namespaces"] == ["app-00"] and result["scope"] == ["app-00", "app-01"]
+    assert [(b["kind"], b["name"], b["inject"]) for b in result["batch"]] == [
+        ("Job", "migrate", None), ("CronJob", "nightly", None), ("Job", "opted-out", "false")]
+    assert result["batch_without_opt_out"] == ["Job app-00/migrate", "CronJob app-01/nightly"]
+    lists = [c for c in api.calls if c[0] == "list"]
+    assert len(lists) == 5, "selector once, then Jobs and CronJobs per namespace in scope: %s" % lists
+
+
+def test_batch_reads_stay_constant_with_many_namespaces_and_an_empty_selector_match_reads_nothing():
+    def lists(namespaces):
+        api = SelectorMeshApi(_mesh(namespaces))
+        names = ["app-%02d" % i for i in range(namespaces)]
+        gather_mesh(api, gather=["batch", "namespaces"], namespaces=names)
+        return len([c for c in api.calls if c[0] == "list"])
+
+    assert lists(20) == lists(100) == 3, "namespaces, then one cluster-wide list per batch kind"
+    api = SelectorMeshApi(_mesh(3))
+    result = gather_mesh(api, gather=["batch", "workloads", "pods"], namespace_selector="team=nobody")
+    assert result["scope"] == [] and result["batch"] == [] and result["workloads"] == [] and result["pods"] == []
+    assert [c[2] for c in api.calls if c[0] == "list"] == ["Namespace"], "a selector matching nothing reads nothing"
+
+
+def test_mesh_config_reads_root_namespace_and_trust_domain_with_istiods_defaults():
+    config = {"metadata": {"name": "istio", "namespace": "istio-system"},
+              "data": {"mesh": "rootNamespace: mesh-root\ntrustDomain: example.org\n"}}
+    api = FakeMeshApi({"ConfigMap": [config, {"metadata": {"name": "other", "namespace": "istio-system"}}]})
+    result = gather_mesh(api, gather=["mesh_config"])["mesh_config"]
+    assert (result["found"], result["root_namespace"], result["trust_domain"]) == (True, "mesh-root", "example.org")
+    empty = gather_mesh(FakeMeshApi({"ConfigMap": []}), gather=["mesh_config"])["mesh_config"]
+    assert (empty["found"], empty["root_namespace"], empty["trust_domain"], empty["config"]) == (
+        False, "istio-system", "cluster.local", {})
+    assert [c for c in api.calls if c[0] == "list"] == [("list", "v1", "ConfigMap", "istio-system", None)]
