@@ -7,7 +7,8 @@ scenario converges it, in IDEMPOTENT), so no runbook goes uncovered.
 import time
 
 import pytest
-from kubernetes import client
+import yaml
+from kubernetes import client, utils
 
 from tests.helpers.audit import now
 from tests.helpers.cluster import all_available, deployment, wait_for
@@ -16,7 +17,25 @@ from tests.helpers.runbooks import molecule_converged, runbooks
 
 NS = "contract-app"        # plain namespace, uninjected, with policies and workloads
 NS_SNAP = "contract-snap"  # changed after the snapshot and the backup, so revert and restore have work to do
+NS_DEMO = "contract-demo"  # the demo app, uninjected, with the demo's traffic applied (its fault since expired)
 BACKUPS = str(ROOT / "artifacts/test-contracts/backups")
+
+
+def demo_vars(**extra):
+    """samples/demo-app/traffic-vars.yml for NS_DEMO, without the gateway rate limit (nothing in istio-system)."""
+    data = yaml.safe_load((ROOT / "samples/demo-app/traffic-vars.yml").read_text())
+    data.update(traffic_management_namespace=NS_DEMO, authorization_policy_namespace=NS_DEMO,
+                authorization_policy_dry_run=True, traffic_management_gateway_rate_limit={})
+    data["authorization_policy_rules"][0]["principals"] = ["cluster.local/ns/%s/sa/frontend" % NS_DEMO]
+    data.update(extra)
+    return data
+
+
+def demo_services(**backend):
+    services = demo_vars()["traffic_management_services"]
+    services[0].update(backend)
+    return services
+
 
 # Inputs that make each runbook reach its write steps on the fixture's state (and still pass pre-flight).
 INPUTS = {
@@ -33,9 +52,24 @@ INPUTS = {
     "playbooks/restore.yml": {"istio_backup_dir": BACKUPS},
     "playbooks/teardown.yml": {"teardown_remove_crds": True},
     "playbooks/upgrade.yml": {"istio_upgrade_to_revision": "canary", "istio_upgrade_namespaces": [NS]},
+    # NS_DEMO holds the demo's routing: these ask for something else
+    "playbooks/traffic.yml": demo_vars(traffic_management_services=demo_services(route={"v1": 50, "v2": 50})),
+    "playbooks/authorization.yml": demo_vars(),
+    "playbooks/blue-green.yml": demo_vars(traffic_management_switch={"service": "backend", "subset": "v2"}),
+    "playbooks/canary.yml": demo_vars(traffic_management_canary_service="backend", traffic_management_canary_stable="v1",
+                                      traffic_management_canary_subset="v2", traffic_management_canary_steps=[50, 100],
+                                      traffic_management_canary_pause_seconds=0, traffic_management_canary_verify="none"),
+    "playbooks/fault-expiry.yml": {"traffic_management_namespace": NS_DEMO},
+    "playbooks/traffic-revert.yml": {},  # the newest snapshot: the one the fixture's traffic run took
+    "playbooks/collect-logs.yml": {"collect_logs_namespaces": [NS_DEMO]},
+    # the install leaves two injector webhooks with the same selectors (IST0139), see tests/sandbox/test_doctor.py
+    "playbooks/doctor.yml": {"mesh_doctor_analyze_ignore_codes": ["IST0139"]},
 }
 # Runbooks that only read: check mode changes nothing there, and reports no change.
-READ_ONLY = {"playbooks/cluster-check.yml"}
+READ_ONLY = {"playbooks/cluster-check.yml", "playbooks/doctor.yml"}
+# Runbooks that change nothing in the cluster, only write local output (a report, a bundle) on every run:
+# a real run must send no write request.
+CLUSTER_READ_ONLY = {"playbooks/doctor.yml", "playbooks/collect-logs.yml"}
 
 # Converging runbooks no Molecule scenario converges: run once for real, then the second run must write nothing.
 # Ordered: each leaves the state the next one expects.
@@ -47,7 +81,12 @@ IDEMPOTENT = {
 }
 # Open findings, tracked here until fixed (the cases still run and report).
 KNOWN_FAILURES = {
-    ("second run", "playbooks/restore.yml"): "passes alone; after mtls-permissive, -remove and -revert: 'PeerAuthentication contract-app/default: spec differs'",
+    # Cause: mtls-permissive (scope workload, mtls_policy_name left at "default") turns NS's namespace policy into
+    # a workload one (selector app=api); mtls-revert puts that back. restore re-applies the backup with a
+    # client-side apply (merge patch), which keeps fields the backup lacks, so the selector stays and the
+    # field-by-field verify fails. Fix: replace the objects that differ (as mtls_policy's revert does).
+    ("second run", "playbooks/restore.yml"): "passes alone; after mtls-permissive, -remove and -revert: "
+                                             "'PeerAuthentication contract-app/default: spec differs' (selector kept)",
 }
 
 
@@ -59,6 +98,18 @@ def cases(kind, names):
 # Covered elsewhere, with the reason.
 IDEMPOTENCE_ELSEWHERE = {
     "playbooks/upgrade.yml": "each action moves the mesh one step; tests/sandbox/test_canary_upgrade.py runs the steps",
+    "playbooks/traffic.yml": "tests/sandbox/test_traffic_management.py::"
+                             "test_every_feature_applied_from_variables_then_no_writes audits its second run",
+    "playbooks/authorization.yml": "tests/sandbox/test_traffic_management.py::"
+                                   "test_every_feature_applied_from_variables_then_no_writes audits its second run",
+    "playbooks/canary.yml": "each run moves a weight step by step; tests/sandbox/test_traffic_management.py::"
+                            "test_canary_rolls_back_when_a_step_fails_then_completes runs the steps",
+    "playbooks/blue-green.yml": "each run switches a service; tests/sandbox/test_traffic_management.py::"
+                                "test_blue_green_switch_and_switch_back switches and back",
+    "playbooks/fault-expiry.yml": "acts on expired faults only; tests/sandbox/test_traffic_management.py::"
+                                  "test_expired_fault_is_removed_and_revert_restores_it",
+    "playbooks/traffic-revert.yml": "goes back to a snapshot; tests/sandbox/test_traffic_management.py::"
+                                    "test_expired_fault_is_removed_and_revert_restores_it",
 }
 
 
@@ -105,8 +156,20 @@ def mesh(sandbox, api_client, installed_mesh):
     run = run_playbook("playbooks/mtls-strict.yml", {"mtls_policy_scope": "namespace", "mtls_policy_namespace": NS_SNAP,
                                                      "mtls_policy_force": True})
     assert run.rc == 0, run.stdout[-3000:]
+    # the demo app (uninjected) with its routing applied, so the traffic runbooks have work: revert (the run's
+    # snapshot), canary, blue-green, and fault-expiry (the fault's expiry moved into the past)
+    for obj in yaml.safe_load_all((ROOT / "samples/demo-app/app.yaml").read_text()):
+        if obj["kind"] == "Namespace":
+            obj["metadata"].update(name=NS_DEMO, labels={})
+        else:
+            obj["metadata"]["namespace"] = NS_DEMO
+        utils.create_from_dict(api_client, obj)
+    run = run_playbook("playbooks/traffic.yml", demo_vars())
+    assert run.rc == 0, run.stdout[-3000:]
+    custom.patch_namespaced_custom_object("networking.istio.io", "v1", NS_DEMO, "virtualservices", "backend",
+                                          {"metadata": {"annotations": {"istio-runbooks.io/fault-expires": "2020-01-01T00:00:00Z"}}})
     yield
-    for ns in (NS, NS_SNAP):
+    for ns in (NS, NS_SNAP, NS_DEMO):
         core.delete_namespace(ns)
     shutil.rmtree(BACKUPS, ignore_errors=True)
 
@@ -118,7 +181,7 @@ def test_every_runbook_has_check_mode_inputs():
 
 
 def test_every_converging_runbook_has_an_idempotence_test():
-    covered = molecule_converged() | set(IDEMPOTENT) | set(IDEMPOTENCE_ELSEWHERE) | READ_ONLY
+    covered = molecule_converged() | set(IDEMPOTENT) | set(IDEMPOTENCE_ELSEWHERE) | READ_ONLY | CLUSTER_READ_ONLY
     missing = sorted(set(runbooks()) - covered)
     assert not missing, ("add an IDEMPOTENT entry in %s, or a Molecule scenario converging it, for: %s"
                          % (__file__, ", ".join(missing)))
@@ -149,3 +212,11 @@ def test_second_run_writes_nothing(playbook, mesh, audit):
     assert second.rc == 0, second.stdout[-4000:]
     assert second.changed == 0, second.stdout[-4000:]
     assert writes_after(audit, since) == [], "the second run of %s sent write requests" % playbook
+
+
+@pytest.mark.parametrize("playbook", sorted(CLUSTER_READ_ONLY))
+def test_cluster_read_only_runbook_writes_nothing_for_real(playbook, mesh, audit):
+    since = now()
+    run = run_playbook(playbook, INPUTS[playbook], timeout=900)
+    assert run.rc == 0, run.stdout[-4000:]
+    assert writes_after(audit, since) == [], "%s sent write requests" % playbook
