@@ -11,7 +11,10 @@ ROOT = Path(__file__).resolve().parents[2]
 INJECTION = ["default; rm -rf /", "{{ lookup('pipe','id') }}"]
 # name endings of free-form strings that must be a Kubernetes name, version, selector, URL or duration
 NAME_LIKE = ("_namespace", "_revision", "_name", "_tag", "_selector", "_version", "_url", "_window",
-             "_hub", "_sha256")
+             "_hub", "_sha256", "_field_manager", "_address", "_registry", "_service", "_stable", "_subset",
+             "_class", "_provider", "_option")
+# quantities, durations and rates written as strings
+QUANTITY_LIKE = ("_retention", "_interval", "_size", "_percent", "_rate", "_sampling")
 PATH_LIKE = ("_file", "_tasks", "_restore_from", "_snapshot")
 
 # Inputs of the runbooks themselves (the inventory's connection), checked by cluster_preflight.
@@ -59,6 +62,10 @@ def malformed(name, option):
         cases += [("injection", value) for value in INJECTION]
     elif name.endswith(PATH_LIKE):
         cases.append(("missing file", "/nonexistent/bad-input; rm -rf /"))
+    elif name.endswith(QUANTITY_LIKE):
+        cases += [("out of range", "-1"), ("injection", INJECTION[0])]
+    elif name.endswith(("_query", "_command")):
+        cases.append(("injection", INJECTION[1]))
     elif name.endswith(("_dir", "_path")):
         cases.append(("empty", ""))
     if not cases:
