@@ -22,6 +22,7 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest impor
     backup_differences,
     clean_for_backup,
     injection_labels,
+    restore_plan,
 )
 
 
@@ -35,4 +36,4 @@ class FilterModule(object):
         return dict((f.__name__, f) for f in (
             clean_for_backup, backup_differences, injection_labels, istio_kinds, kinds_of, secrets_for_backup,
             secret_names, secret_writes, secret_differences, backup_namespace_label_patches,
-            namespace_label_differences, missing_namespaces))
+            namespace_label_differences, missing_namespaces, restore_plan))

@@ -163,6 +163,22 @@ def backup_differences(backup, live):
     return problems
 
 
+def restore_plan(backup, live):
+    """{create, replace}: backed-up objects missing live, and those whose labels, annotations, spec or data
+    differ, as full objects carrying the live resourceVersion, so a replace makes them exactly the backup
+    (an apply would keep fields the backup lacks). Objects identical to the backup are in neither."""
+    live_by_key = dict((object_key(o), o) for o in live)
+    plan = {"create": [], "replace": []}
+    for want in clean_for_backup(backup):
+        have = live_by_key.get(object_key(want))
+        if have is None:
+            plan["create"].append(want)
+        elif backup_differences([want], [have]):
+            want["metadata"]["resourceVersion"] = (have.get("metadata") or {}).get("resourceVersion")
+            plan["replace"].append(want)
+    return plan
+
+
 def injection_labels(namespaces):
     """[{name, labels}] with only the injection labels of each namespace, one entry per namespace."""
     seen = {}

@@ -80,14 +80,7 @@ IDEMPOTENT = {
     "playbooks/restore.yml": INPUTS["playbooks/restore.yml"],
 }
 # Open findings, tracked here until fixed (the cases still run and report).
-KNOWN_FAILURES = {
-    # Cause: mtls-permissive (scope workload, mtls_policy_name left at "default") turns NS's namespace policy into
-    # a workload one (selector app=api); mtls-revert puts that back. restore re-applies the backup with a
-    # client-side apply (merge patch), which keeps fields the backup lacks, so the selector stays and the
-    # field-by-field verify fails. Fix: replace the objects that differ (as mtls_policy's revert does).
-    ("second run", "playbooks/restore.yml"): "passes alone; after mtls-permissive, -remove and -revert: "
-                                             "'PeerAuthentication contract-app/default: spec differs' (selector kept)",
-}
+KNOWN_FAILURES = {}
 
 
 def cases(kind, names):

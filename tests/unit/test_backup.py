@@ -155,3 +155,22 @@ def test_missing_namespaces_are_those_the_backup_needs_and_the_cluster_lacks():
     assert missing_namespaces(objects, secrets, labels, [ns("shop")]) == [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "istio-system"}},
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "pay"}}]
+
+
+def test_restore_plan_replaces_what_differs_exactly_and_leaves_identical_objects_alone():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import restore_plan
+
+    def pa(name, spec, rv="1", **meta):
+        return {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+                "metadata": dict({"name": name, "namespace": "app", "resourceVersion": rv}, **meta), "spec": spec}
+    backup = [pa("default", {"mtls": {"mode": "PERMISSIVE"}}), pa("same", {"mtls": {"mode": "STRICT"}}),
+              pa("gone", {"mtls": {"mode": "STRICT"}})]
+    live = [pa("default", {"mtls": {"mode": "PERMISSIVE"}, "selector": {"matchLabels": {"app": "api"}}}, rv="7"),
+            pa("same", {"mtls": {"mode": "STRICT"}}, rv="9", uid="u", managedFields=[{}])]
+    plan = restore_plan(backup, live)
+    assert [o["metadata"]["name"] for o in plan["create"]] == ["gone"]
+    assert "resourceVersion" not in plan["create"][0]["metadata"]
+    # the extra selector is gone from what is sent, and the live version makes the replace exact and safe
+    assert plan["replace"] == [{"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+                                "metadata": {"name": "default", "namespace": "app", "resourceVersion": "7"},
+                                "spec": {"mtls": {"mode": "PERMISSIVE"}}}]
