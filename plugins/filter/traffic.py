@@ -78,10 +78,16 @@ def authorization_validate(rules):
     return traffic.validate_authorization(rules)
 
 
+def traffic_stale_managed(desired, live):
+    """Live objects this tool manages, of the desired kinds, that the desired objects no longer name."""
+    return traffic.stale_managed(desired, live)
+
+
 class FilterModule(object):
     def filters(self):
         return dict((f.__name__, f) for f in (
             traffic_validate,
+            traffic_stale_managed,
             traffic_validate_gateway_rate_limit,
             traffic_validate_canary,
             traffic_objects,

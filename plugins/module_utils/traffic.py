@@ -442,9 +442,6 @@ def authorization_objects(namespace, deny_by_default=True, rules=None, dry_run=F
     policy with istio.io/dry-run, so Envoy only logs and counts what it would decide."""
     annotations = {DRY_RUN: "true"} if dry_run else {}
     objects = []
-    if deny_by_default:
-        objects.append(_object(SECURITY, "AuthorizationPolicy", "deny-by-default", namespace, {},
-                               annotations=annotations))
     for rule in rules or []:
         source, operation = {}, {}
         if rule.get("principals"):
@@ -464,7 +461,20 @@ def authorization_objects(namespace, deny_by_default=True, rules=None, dry_run=F
         if rule.get("selector"):
             spec["selector"] = {"matchLabels": dict(rule["selector"])}
         objects.append(_object(SECURITY, "AuthorizationPolicy", rule["name"], namespace, spec, annotations=annotations))
+    # last, so a batch applied in order never denies the namespace before its ALLOW rules exist
+    if deny_by_default:
+        objects.append(_object(SECURITY, "AuthorizationPolicy", "deny-by-default", namespace, {},
+                               annotations=annotations))
     return objects
+
+
+def stale_managed(desired, live):
+    """Live objects this tool manages (app.kubernetes.io/managed-by: istio-runbooks) of the desired kinds that
+    the desired objects no longer name: what makes the live set match the variables once removed."""
+    wanted = set(_key(o) for o in desired or [])
+    kinds = set(o.get("kind") for o in desired or [])
+    return [o for o in live or [] if ((o.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/managed-by")
+            == "istio-runbooks" and (not kinds or o.get("kind") in kinds) and _key(o) not in wanted]
 
 
 def validate_authorization(rules):

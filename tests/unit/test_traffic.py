@@ -227,8 +227,8 @@ def test_authorization_baseline_allow_rules_and_dry_run():
              {"name": "from-monitoring", "namespaces": ["monitoring"], "paths": ["/metrics"]}]
     dry = {"istio.io/dry-run": "true"}
     sec = "security.istio.io/v1"
+    # the deny-all baseline comes last: applied in order, the ALLOW rules exist before it takes effect
     assert authorization_objects("demo", True, rules, dry_run=True) == [
-        obj(sec, "AuthorizationPolicy", "deny-by-default", "demo", {}, dry),
         obj(sec, "AuthorizationPolicy", "frontend-to-backend", "demo", {
             "action": "ALLOW", "selector": {"matchLabels": {"app": "backend"}},
             "rules": [{"from": [{"source": {"principals": ["cluster.local/ns/demo/sa/frontend"]}}],
@@ -236,6 +236,7 @@ def test_authorization_baseline_allow_rules_and_dry_run():
         obj(sec, "AuthorizationPolicy", "from-monitoring", "demo", {
             "action": "ALLOW", "rules": [{"from": [{"source": {"namespaces": ["monitoring"]}}],
                                           "to": [{"operation": {"paths": ["/metrics"]}}]}]}, dry),
+        obj(sec, "AuthorizationPolicy", "deny-by-default", "demo", {}, dry),
     ]
     enforced = authorization_objects("demo", False, rules[:1])
     assert [o["metadata"]["name"] for o in enforced] == ["frontend-to-backend"]
@@ -278,3 +279,12 @@ def test_time_parsing():
     assert parse_time("2026-11-26T18:00:00Z") == parse_time("2026-11-26T19:00:00+01:00")
     assert parse_time("2026-11-26T18:00:00.5Z") is not None
     assert parse_time("2026-11-26 18:00") is None and parse_time(None) is None
+
+
+def test_policies_dropped_from_the_variables_are_stale_and_foreign_ones_are_not():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.traffic import stale_managed
+    desired = authorization_objects("demo", False, [{"name": "keep", "paths": ["/"]}])
+    ours = authorization_objects("demo", True, [{"name": "keep", "paths": ["/"]}, {"name": "old", "paths": ["/x"]}])
+    foreign = {"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+               "metadata": {"name": "theirs", "namespace": "demo"}, "spec": {}}
+    assert [o["metadata"]["name"] for o in stale_managed(desired, ours + [foreign])] == ["old", "deny-by-default"]
