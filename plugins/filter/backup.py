@@ -10,6 +10,7 @@ __metaclass__ = type
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.backup import (
     istio_kinds,
     kinds_of,
+    missing_crd_kinds,
     missing_namespaces,
     namespace_label_differences,
     namespace_label_patches,
@@ -36,4 +37,4 @@ class FilterModule(object):
         return dict((f.__name__, f) for f in (
             clean_for_backup, backup_differences, injection_labels, istio_kinds, kinds_of, secrets_for_backup,
             secret_names, secret_writes, secret_differences, backup_namespace_label_patches,
-            namespace_label_differences, missing_namespaces, restore_plan))
+            namespace_label_differences, missing_namespaces, restore_plan, missing_crd_kinds))

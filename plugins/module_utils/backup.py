@@ -134,3 +134,12 @@ def missing_namespaces(objects, secrets, backup_labels, live_namespaces):
     needed.discard("")
     live = set(ns["metadata"]["name"] for ns in live_namespaces)
     return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}} for name in sorted(needed - live)]
+
+
+def missing_crd_kinds(objects, crds):
+    """group/Kind of the backed-up objects that no installed CRD serves (a Gateway API Gateway CRD does not
+    serve networking.istio.io Gateways), sorted."""
+    served = set("%s/%s" % (c.get("spec", {}).get("group"), c.get("spec", {}).get("names", {}).get("kind"))
+                 for c in crds)
+    wanted = set("%s/%s" % (o.get("apiVersion", "").rpartition("/")[0], o.get("kind")) for o in objects)
+    return sorted(wanted - served)

@@ -174,3 +174,12 @@ def test_restore_plan_replaces_what_differs_exactly_and_leaves_identical_objects
     assert plan["replace"] == [{"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
                                 "metadata": {"name": "default", "namespace": "app", "resourceVersion": "7"},
                                 "spec": {"mtls": {"mode": "PERMISSIVE"}}}]
+
+
+def test_missing_crd_kinds_compare_group_and_kind():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.backup import missing_crd_kinds
+    objects = [{"apiVersion": "networking.istio.io/v1", "kind": "Gateway"},
+               {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication"}]
+    crds = [{"spec": {"group": "gateway.networking.k8s.io", "names": {"kind": "Gateway"}}},
+            {"spec": {"group": "security.istio.io", "names": {"kind": "PeerAuthentication"}}}]
+    assert missing_crd_kinds(objects, crds) == ["networking.istio.io/Gateway"]
