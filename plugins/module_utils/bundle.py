@@ -85,13 +85,30 @@ def log_path(target):
     return "logs/%s/%s/%s.log" % (target["namespace"], target["pod"], target["container"])
 
 
+REDACTED = "<redacted: literal env values are left out of the bundle>"
+
+
+def _redact_env(spec):
+    """Literal env values in pod specs can hold credentials: keep each variable's name, drop its value."""
+    for key in ("containers", "initContainers", "ephemeralContainers"):
+        for container in (spec or {}).get(key) or []:
+            for env in container.get("env") or []:
+                if "value" in env:
+                    env["value"] = REDACTED
+
+
 def clean_object(obj, api_version, kind):
-    """Without managedFields and the last-applied annotation (it can repeat anything once applied)."""
+    """Without managedFields, the last-applied annotation (it can repeat anything once applied) and literal
+    env values of pod specs (Pods, and the pod templates of workloads)."""
     obj = without_managed_fields(obj)
     obj.setdefault("apiVersion", api_version)
     obj.setdefault("kind", kind)
     annotations = _meta(obj).get("annotations") or {}
     annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
+    spec = obj.get("spec") or {}
+    _redact_env(spec)
+    _redact_env((spec.get("template") or {}).get("spec"))
+    _redact_env((((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}).get("spec"))
     return obj
 
 

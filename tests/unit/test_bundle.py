@@ -92,3 +92,13 @@ def test_index_and_tarball(tmp_path):
     with tarfile.open(path) as tar:
         assert tar.getnames() == ["bundle/index.txt"]
     assert oct((tmp_path / "bundle.tar.gz").stat().st_mode & 0o777) == "0o600"
+
+
+def test_literal_env_values_never_reach_the_bundle():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.bundle import REDACTED, clean_object
+    pod_spec = {"containers": [{"name": "app", "env": [{"name": "DB_PASSWORD", "value": "hunter2"},
+                                                       {"name": "FROM_SECRET", "valueFrom": {"secretKeyRef": {}}}]}]}
+    deployment = clean_object({"metadata": {"name": "d"}, "spec": {"template": {"spec": pod_spec}}}, "apps/v1", "Deployment")
+    assert "hunter2" not in repr(deployment)
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env == [{"name": "DB_PASSWORD", "value": REDACTED}, {"name": "FROM_SECRET", "valueFrom": {"secretKeyRef": {}}}]
