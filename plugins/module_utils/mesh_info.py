@@ -619,14 +619,16 @@ def _typed(items, kind):
 def gather_teardown(reader, options, istio_namespace="istio-system"):
     """The teardown's inventory and plan: one list per kind, cluster-wide, by label.
 
-    options: {kinds: [{api_version, kind}] in deletion order, scope (purge|revision), revision, force,
-    remove_addons, remove_crds, remove_injection_labels, remove_namespace}.
+    options: {kinds: [{api_version, kind}] in deletion order, addon_kinds (only the addons have them, listed by
+    the addon label after kinds), scope (purge|revision), revision, force, remove_addons, remove_crds,
+    remove_injection_labels, remove_namespace}.
     """
     from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import object_refs, revision_tags
     from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import pods_on_revision
     from ansible_collections.istio_runbooks.mesh.plugins.module_utils.teardown import plan
 
     kinds = list(options.get("kinds") or [])
+    addon_kinds = list(options.get("addon_kinds") or []) if options.get("remove_addons") else []
     scope, revision = options.get("scope") or "purge", options.get("revision") or ""
     purge = scope == "purge"
     listed = []
@@ -634,13 +636,13 @@ def gather_teardown(reader, options, istio_namespace="istio-system"):
         listed += _typed(reader.list("teardown", kind["kind"], label_selector=PART_OF_ISTIO,
                                      api_version=kind["api_version"]), kind)
     addons = []
-    for kind in kinds if options.get("remove_addons") else []:
+    for kind in (kinds + addon_kinds) if options.get("remove_addons") else []:
         addons += _typed(reader.list("teardown", kind["kind"], label_selector=ADDON_LABEL,
                                      api_version=kind["api_version"]), kind)
     certs = _typed(reader.list("teardown", "ConfigMap", label_selector=ROOT_CERT_SELECTOR, api_version="v1"),
                    {"api_version": "v1", "kind": "ConfigMap"}) if purge else []
     namespaces = reader.list("teardown", "Namespace") or []
-    result = plan(listed, addons, certs, namespaces, [k["kind"] for k in kinds] + [CRD_KIND["kind"]], scope,
+    result = plan(listed, addons, certs, namespaces, [k["kind"] for k in kinds + addon_kinds] + [CRD_KIND["kind"]], scope,
                   revision, istio_namespace, bool(options.get("force")), bool(options.get("remove_injection_labels")))
     result["delete_namespace"] = bool(purge and options.get("remove_namespace")
                                       and any(_meta(n).get("name") == istio_namespace for n in namespaces))

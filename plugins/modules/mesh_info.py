@@ -120,6 +120,13 @@ options:
         description: Delete the observability addons too.
         type: bool
         default: false
+      addon_kinds:
+        description:
+          - Further kinds only the addons have (deleted after O(teardown.kinds)), each C({api_version, kind}).
+          - Listed by the addon label only, never by C(app.kubernetes.io/part-of=istio).
+        type: list
+        elements: dict
+        default: []
       remove_crds:
         description: In a C(purge), delete the Istio CRDs too.
         type: bool
@@ -429,6 +436,7 @@ def main():
             scope=dict(type="str", choices=["purge", "revision"], default="purge"),
             revision=dict(type="str", default=""), force=dict(type="bool", default=False),
             remove_addons=dict(type="bool", default=False), remove_crds=dict(type="bool", default=False),
+            addon_kinds=dict(type="list", elements="dict", default=[]),
             remove_injection_labels=dict(type="bool", default=True),
             remove_namespace=dict(type="bool", default=True))),
         istio_namespace=dict(type="str", default="istio-system"),
