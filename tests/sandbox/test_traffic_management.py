@@ -180,7 +180,10 @@ def test_expired_fault_is_removed_and_revert_restores_it(demo, api_client, audit
     assert all("fault" not in r for r in after["spec"]["http"])
     assert "istio-runbooks.io/fault-expires" not in after["metadata"]["annotations"]
 
-    run = run_playbook("playbooks/traffic-revert.yml")
+    # fault expiry keeps its snapshots apart, so a plain traffic revert never brings an expired fault back;
+    # putting the fault back is an explicit choice of that folder
+    run = run_playbook("playbooks/traffic-revert.yml", {
+        "traffic_management_snapshot_dir": "{{ mesh_artifacts_dir }}/traffic_management/snapshots/fault-expiry"})
     assert run.rc == 0, run.stdout[-3000:]
     restored = live(api_client, "VirtualService", "backend")
     assert restored["spec"] == before["spec"]
