@@ -81,7 +81,7 @@ def problem(variable, kind, value):
                                   problem(variable, kind.rstrip("?"), bad[0]).split(": ", 1)[1])
     optional = kind.endswith("?")
     kind = kind.rstrip("?")
-    text = value if isinstance(value, str) else str(value)
+    text = "" if value is None else value if isinstance(value, str) else str(value)
     if optional and text == "":
         return ""
     if kind == "promql":

@@ -9,7 +9,7 @@ GOOD = [
     ("host_port", "istiod.istio-system.svc:15017"), ("host_port", "127.0.0.1:15017"),
     ("registry", "registry.example.com:5000/mirror"), ("quantity", "10Gi"), ("quantity", "1.5G"),
     ("duration", "15d"), ("duration", "1h30m"), ("promql", 'sum(rate(x{a="(b"}[1m]))'), ("command", "true --flag"),
-    ("dns_label?", ""), ("minor_version", "1.34"), ("analyzer_code", "IST0139"),
+    ("dns_label?", ""), ("host_port?", None), ("minor_version", "1.34"), ("analyzer_code", "IST0139"),
     ("selector", "app=reviews,version in (v1,v2)"),
 ]
 BAD = [
