@@ -31,6 +31,7 @@ _PATTERNS = {
                  "a positive Kubernetes quantity such as 10Gi"),
     "duration": (re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$"), "a positive duration such as 15s, 12h or 2w"),
     "minor_version": (re.compile(r"^[0-9]+\.[0-9]+$"), "a major.minor version such as 1.34"),
+    "kind": (re.compile(r"^[A-Z][A-Za-z0-9]*$"), "a Kubernetes kind such as PeerAuthentication"),
     "analyzer_code": (re.compile(r"^IST[0-9]{4}$"), "an istioctl analyze code such as IST0139"),
 }
 _PAIRS = {")": "(", "]": "[", "}": "{"}
@@ -77,7 +78,8 @@ def problem(variable, kind, value):
         bad = [v for v in value if problem(variable, kind.rstrip("?"), v)]
         if not bad:
             return ""
-        return "%s has %s: %s" % (variable, ", ".join(repr(v if isinstance(v, str) else str(v)) for v in bad),
+        return "%s has %s: %s" % (variable, ", ".join(repr("" if v is None else v if isinstance(v, str) else str(v))
+                                                       for v in bad),
                                   problem(variable, kind.rstrip("?"), bad[0]).split(": ", 1)[1])
     optional = kind.endswith("?")
     kind = kind.rstrip("?")

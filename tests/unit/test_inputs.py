@@ -9,7 +9,7 @@ GOOD = [
     ("host_port", "istiod.istio-system.svc:15017"), ("host_port", "127.0.0.1:15017"),
     ("registry", "registry.example.com:5000/mirror"), ("quantity", "10Gi"), ("quantity", "1.5G"),
     ("duration", "15d"), ("duration", "1h30m"), ("promql", 'sum(rate(x{a="(b"}[1m]))'), ("command", "true --flag"),
-    ("dns_label?", ""), ("host_port?", None), ("minor_version", "1.34"), ("analyzer_code", "IST0139"),
+    ("dns_label?", ""), ("host_port?", None), ("minor_version", "1.34"), ("analyzer_code", "IST0139"), ("kind", "PeerAuthentication"),
     ("selector", "app=reviews,version in (v1,v2)"),
 ]
 BAD = [
@@ -20,7 +20,7 @@ BAD = [
     ("duration", "fifteen seconds"), ("promql", "sum(rate(x[1m])"), ("promql", "{{ lookup('pipe','id') }}"),
     ("promql", 'x{a="b}'), ("command", "/nonexistent/check; rm -rf /"), ("command", ""), ("command", "'unclosed"),
     ("dns_label", ""), ("minor_version", "1.34; rm -rf /"), ("analyzer_code", "{{ lookup('pipe','id') }}"),
-    ("selector", "default; rm -rf /"),
+    ("selector", "default; rm -rf /"), ("kind", ""), ("kind", None),
 ]
 
 
