@@ -11,10 +11,18 @@ ROOT = Path(__file__).resolve().parents[2]
 INJECTION = ["default; rm -rf /", "{{ lookup('pipe','id') }}"]
 # name endings of free-form strings that must be a Kubernetes name, version, selector, URL or duration
 NAME_LIKE = ("_namespace", "_revision", "_name", "_tag", "_selector", "_version", "_url", "_window",
-             "_hub", "_sha256", "_field_manager", "_address", "_registry", "_service", "_stable", "_subset",
-             "_class", "_provider", "_option")
-# quantities, durations and rates written as strings
-QUANTITY_LIKE = ("_retention", "_interval", "_size", "_percent", "_rate", "_sampling")
+             "_hub", "_sha256", "_service", "_subset", "_stable", "_class", "_provider", "_registry",
+             "_field_manager", "_option")
+# free-form strings of other kinds: (name endings, malformed values)
+KINDS = [
+    (("_address",), [("not host:port", "istiod.istio-system.svc"), ("port out of range", "istiod:99999")]),
+    (("_size",), [("not a quantity", "ten gigabytes"), ("zero", "0Gi")]),
+    (("_interval", "_retention"), [("not a duration", "fifteen seconds"), ("zero", "0s")]),
+    (("_query",), [("unbalanced brackets", "sum(rate(istio_requests_total[1m])")]),
+    (("_command",), [("missing program", "/nonexistent/bad-input-check; rm -rf /")]),
+]
+# upper bounds of numbers by name ending: a percentage, a rate from 0 to 1
+UPPER_BOUNDS = [(("_percent", "_sampling"), 101), (("_rate",), 1.5)]
 PATH_LIKE = ("_file", "_tasks", "_restore_from", "_snapshot")
 
 # Inputs of the runbooks themselves (the inventory's connection), checked by cluster_preflight.
@@ -39,8 +47,10 @@ def malformed(name, option):
     kind = option.get("type", "str")
     if kind == "bool":
         return [("wrong type", "maybe")]
-    if kind == "int":
-        return [("wrong type", "ten"), ("out of range", -1)]
+    if kind in ("int", "float"):
+        cases = [("wrong type", "ten"), ("out of range", -1)]
+        cases += [("out of range", bound) for endings, bound in UPPER_BOUNDS if name.endswith(endings)]
+        return cases
     if kind == "dict":
         return [("wrong type", ["not", "a", "dict"])]
     if kind == "raw":
@@ -60,13 +70,12 @@ def malformed(name, option):
         cases.append(("empty", ""))
     if name.endswith(NAME_LIKE):
         cases += [("injection", value) for value in INJECTION]
+    elif any(name.endswith(endings) for endings, _ in KINDS):
+        cases += [case for endings, values in KINDS if name.endswith(endings) for case in values]
+        cases += [("injection", INJECTION[1])]
     elif name.endswith(PATH_LIKE):
         cases.append(("missing file", "/nonexistent/bad-input; rm -rf /"))
-    elif name.endswith(QUANTITY_LIKE):
-        cases += [("out of range", "-1"), ("injection", INJECTION[0])]
-    elif name.endswith(("_query", "_command")):
-        cases.append(("injection", INJECTION[1]))
-    elif name.endswith(("_dir", "_path")):
+    elif name.endswith(("_dir", "_path")) and not option.get("required"):
         cases.append(("empty", ""))
     if not cases:
         raise AssertionError("no malformed value known for %s (type str): give it choices, or extend "

@@ -27,11 +27,22 @@ BASELINE = {
                               "mtls_policy_mode": "PERMISSIVE"},
     ("sidecar_injection", "main"): {"sidecar_injection_namespaces": [NS]},
     ("teardown", "main"): {"teardown_scope": "revision", "teardown_revision": "bad-input", "teardown_backup": False},
+    ("traffic_management", "main"): {"traffic_management_namespace": NS},
+    ("traffic_management", "snapshot"): {"traffic_management_snapshot_desired": [], "traffic_management_snapshot_live": []},
+    ("authorization_policy", "main"): {"authorization_policy_namespace": NS, "authorization_policy_deny_by_default": False},
+    ("istio_backup", "snapshot"): {"istio_backup_snapshot_kinds": ["PeerAuthentication"], "istio_backup_snapshot_objects": []},
+    ("istio_backup", "snapshot_read"): {"istio_backup_snapshot_kinds": ["PeerAuthentication"]},
+    ("observability_addons", "main"): {"observability_addons_enabled": [], "observability_addons_remove_disabled": False},
 }
+# Local folders a case may write to (snapshots, bundles, reports), all under the test's temporary folder.
+LOCAL_DIRS = ("istio_backup_dir", "istio_backup_snapshot_dir", "traffic_management_snapshot_dir",
+              "authorization_policy_snapshot_dir", "collect_logs_dir", "mesh_doctor_report_dir")
 
 # Variables read only in one mode: their cases run in that mode.
 CONTEXT = {
     "mtls_policy_snapshot": {"mtls_policy_action": "revert"},
+    "traffic_management_snapshot": {"traffic_management_action": "revert"},
+    "authorization_policy_snapshot": {"authorization_policy_action": "revert"},
 }
 
 
@@ -60,8 +71,9 @@ def generated_inventory(table, backup_dir):
     hosts = {}
     for number, case in enumerate(table):
         host_vars = dict(BASELINE.get((case["role"], case["entry"]), {}))
-        if case["role"] == "istio_backup":
-            host_vars.setdefault("istio_backup_dir", backup_dir)
+        for variable in LOCAL_DIRS:
+            if variable.startswith(case["role"] + "_"):
+                host_vars.setdefault(variable, "%s/%s" % (backup_dir, variable))
         host_vars.update(CONTEXT.get(case["variable"], {}))
         host_vars[case["variable"]] = unsafe(case["value"])
         host_vars.update({"bad_input_role": case["role"], "bad_input_entry": case["entry"]})

@@ -24,3 +24,14 @@ def test_runbooks_are_found_on_disk_and_molecule_coverage_follows_imports():
     assert found[0] == "site.yml" and "playbooks/install.yml" in found
     # molecule/default converges site.yml, which imports cluster-check.yml and install.yml
     assert {"site.yml", "playbooks/cluster-check.yml", "playbooks/install.yml"} <= molecule_converged()
+
+
+def test_kinds_of_free_form_strings_and_number_ranges_get_cases_by_name():
+    assert ("out of range", 101) in malformed("x_max_percent", {"type": "float"})
+    assert ("out of range", 1.5) in malformed("x_max_error_rate", {"type": "float"})
+    assert ("wrong type", "ten") in malformed("x_sampling", {"type": "float"})
+    assert ("port out of range", "istiod:99999") in malformed("x_cert_address", {"type": "str"})
+    assert ("zero", "0Gi") in malformed("x_storage_size", {"type": "str"})
+    assert ("zero", "0s") in malformed("x_scrape_interval", {"type": "str"})
+    assert ("injection", "default; rm -rf /") in malformed("x_field_manager", {"type": "str"})
+    assert [what for what, _ in malformed("x_snapshot_dir", {"type": "path", "required": True})] == ["empty"]
