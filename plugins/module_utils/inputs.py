@@ -78,9 +78,8 @@ def problem(variable, kind, value):
         bad = [v for v in value if problem(variable, kind.rstrip("?"), v)]
         if not bad:
             return ""
-        return "%s has %s: %s" % (variable, ", ".join(repr("" if v is None else v if isinstance(v, str) else str(v))
-                                                       for v in bad),
-                                  problem(variable, kind.rstrip("?"), bad[0]).split(": ", 1)[1])
+        shown = ", ".join(repr("" if v is None else v if isinstance(v, str) else str(v)) for v in bad)
+        return "%s has %s: %s" % (variable, shown, problem(variable, kind.rstrip("?"), bad[0]).split(": ", 1)[1])
     optional = kind.endswith("?")
     kind = kind.rstrip("?")
     text = "" if value is None else value if isinstance(value, str) else str(value)
