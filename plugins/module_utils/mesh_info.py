@@ -436,8 +436,11 @@ class MeshReader(object):
                 items = self.api.list(api_version, kind, namespace, label_selector)
                 self._lists[key] = [] if items is None else items
             except ApiCallError as exc:
-                self._error(subset, "list", kind, namespace, exc, api_version)
-                self._lists[key] = None
+                if exc.status == 404:  # the kind is no longer served (its CRD was just deleted): no items
+                    self._lists[key] = []
+                else:
+                    self._error(subset, "list", kind, namespace, exc, api_version)
+                    self._lists[key] = None
         return self._lists[key]
 
     def list_in(self, subset, kind, namespaces):

@@ -395,3 +395,17 @@ def test_mesh_config_reads_root_namespace_and_trust_domain_with_istiods_defaults
     assert (empty["found"], empty["root_namespace"], empty["trust_domain"], empty["config"]) == (
         False, "istio-system", "cluster.local", {})
     assert [c for c in api.calls if c[0] == "list"] == [("list", "v1", "ConfigMap", "istio-system", None)]
+
+
+def test_a_kind_whose_crd_was_just_deleted_lists_as_empty_not_as_an_error():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.mesh_info import MeshReader
+
+    class Gone(FakeMeshApi):
+        def list(self, api_version, kind, namespace=None, label_selector=None):
+            if kind == "Telemetry":  # discovery still names it, the server answers 404
+                raise ApiCallError(404, "the server could not find the requested resource")
+            return super(Gone, self).list(api_version, kind, namespace, label_selector)
+
+    reader = MeshReader(Gone())
+    assert reader.list("teardown", "Telemetry", api_version="telemetry.istio.io/v1") == []
+    assert reader.errors == []
