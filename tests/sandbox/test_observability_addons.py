@@ -20,7 +20,7 @@ def test_bad_input_fails_before_any_write_naming_the_variable(sandbox, audit):
                 "image_with_spaces": r"observability_addons_grafana_image .*\"docker.io/grafana/ grafana:12.0.1\"",
                 "kiali_anonymous": r"observability_addons_kiali_auth_strategy is anonymous.*observability_addons_kiali_anonymous_acknowledged",
                 "kiali_istio_pair": r"observability_addons_kiali_image tag v1.73: Kiali 1.73 supports Istio 1.16 to 1.18, not Istio 1.31",
-                "retention": r"observability_addons_prometheus_retention \(\"-1d\"\)"}
+                "retention": r"observability_addons_prometheus_retention is '-1d'"}
     for case, pattern in expected.items():
         assert re.search(pattern, messages[case]), "%s: %s" % (case, messages[case])
     time.sleep(1)
