@@ -41,6 +41,8 @@ def demo_services(**backend):
 INPUTS = {
     "site.yml": {"istio_install_mesh_config": {"accessLogFile": "/dev/stdout"}},
     "playbooks/cluster-check.yml": {},
+    "playbooks/observability-addons.yml": {},
+    "playbooks/summary.yml": {"site_injection_namespaces": [NS]},
     "playbooks/install.yml": {"istio_install_mesh_config": {"accessLogFile": "/dev/stdout"}},
     "playbooks/sidecar-injection.yml": {"sidecar_injection_namespaces": [NS]},
     "playbooks/mtls-strict.yml": {"mtls_policy_scope": "workload", "mtls_policy_namespace": NS,
@@ -68,7 +70,7 @@ INPUTS = {
     "playbooks/doctor.yml": {"mesh_doctor_analyze_ignore_codes": ["IST0139"]},
 }
 # Runbooks that only read: check mode changes nothing there, and reports no change.
-READ_ONLY = {"playbooks/cluster-check.yml", "playbooks/doctor.yml"}
+READ_ONLY = {"playbooks/cluster-check.yml", "playbooks/doctor.yml", "playbooks/summary.yml"}
 # Runbooks that change nothing in the cluster, only write local output (a report, a bundle) on every run:
 # a real run must send no write request.
 CLUSTER_READ_ONLY = {"playbooks/doctor.yml", "playbooks/collect-logs.yml"}
