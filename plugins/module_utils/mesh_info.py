@@ -644,7 +644,8 @@ def gather_teardown(reader, options, istio_namespace="istio-system"):
                                      api_version=kind["api_version"]), kind)
     certs = _typed(reader.list("teardown", "ConfigMap", label_selector=ROOT_CERT_SELECTOR, api_version="v1"),
                    {"api_version": "v1", "kind": "ConfigMap"}) if purge else []
-    namespaces = reader.list("teardown", "Namespace") or []
+    # a namespace being deleted has nothing left to relabel or restart
+    namespaces = [n for n in reader.list("teardown", "Namespace") or [] if not _meta(n).get("deletionTimestamp")]
     result = plan(listed, addons, certs, namespaces, [k["kind"] for k in kinds + addon_kinds] + [CRD_KIND["kind"]], scope,
                   revision, istio_namespace, bool(options.get("force")), bool(options.get("remove_injection_labels")))
     result["delete_namespace"] = bool(purge and options.get("remove_namespace")
