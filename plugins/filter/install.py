@@ -11,7 +11,6 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest impor
     gateway_objects,
     gateway_problems,
     istiod_revision_summary,
-    revision_objects,
     revision_tags,
 )
 
@@ -19,4 +18,4 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest impor
 class FilterModule(object):
     def filters(self):
         return dict((f.__name__, f) for f in (
-            istiod_revision_summary, revision_objects, revision_tags, gateway_objects, gateway_problems))
+            istiod_revision_summary, revision_tags, gateway_objects, gateway_problems))

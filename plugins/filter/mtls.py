@@ -22,19 +22,9 @@ def mtls_policy_differs(desired, live_policies):
     return mtls.policy_differs(desired, live_policies)
 
 
-def mtls_strict_evidence(pods, services, statefulsets, selector=None):
-    """Reasons STRICT would break something in scope."""
-    return mtls.strict_evidence(pods, services, statefulsets, selector)
-
-
 def mtls_dr_conflicts(destination_rules, policies, root_namespace="istio-system", domains=("cluster.local",)):
     """DestinationRules whose client TLS disagrees with the server's effective mode (IST0113)."""
     return mtls.destination_rule_conflicts(destination_rules, policies, root_namespace, domains)
-
-
-def mtls_fixed_dr(dr, conflicts):
-    """A copy of a DestinationRule with the conflicting TLS settings set to ISTIO_MUTUAL."""
-    return mtls.fixed_destination_rule(dr, conflicts)
 
 
 def mtls_fixed_drs(destination_rules, conflicts):
@@ -105,8 +95,8 @@ def mtls_format_table(rows):
 class FilterModule(object):
     def filters(self):
         return dict((f.__name__, f) for f in (
-            mtls_desired_policy, mtls_policy_differs, mtls_strict_evidence, mtls_dr_conflicts,
-            mtls_fixed_dr, mtls_fixed_drs, mtls_keep_foreign_metadata, mtls_planned_policies,
+            mtls_desired_policy, mtls_policy_differs, mtls_dr_conflicts,
+            mtls_fixed_drs, mtls_keep_foreign_metadata, mtls_planned_policies,
             mtls_may_become_strict, mtls_gate_findings, mtls_gate_verdict, mtls_prometheus_query,
             mtls_prometheus_evidence, mtls_valid_window, mtls_revert_plan, with_resource_versions,
             mtls_workloads, mtls_effective_table, mtls_format_table))

@@ -37,11 +37,6 @@ def traffic_canary_weights(stable, canary, percent):
     return traffic.canary_weights(stable, canary, percent)
 
 
-def traffic_route_weights(virtual_service_obj):
-    """{subset: weight} of a live VirtualService's default route."""
-    return traffic.route_weights(virtual_service_obj)
-
-
 def traffic_expired_faults(virtual_services, now=None):
     """Live VirtualServices whose fault expiry has passed, as copies without their fault routes (the
     default and match routes stay), ready for a full replace.
@@ -92,7 +87,6 @@ class FilterModule(object):
             traffic_validate_canary,
             traffic_objects,
             traffic_canary_weights,
-            traffic_route_weights,
             traffic_expired_faults,
             traffic_snapshot,
             traffic_snapshot_lists,

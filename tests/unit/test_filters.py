@@ -8,11 +8,11 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # every filter the roles and runbooks have used: none may disappear in a reorganisation
 KNOWN = """manifest_objects to_manifest strip_generated_fields kind_summary objects_in objects_not_in object_refs
-object_ref_dict applied_configuration istiod_revision_summary revision_objects revision_tags gateway_objects
+object_ref_dict applied_configuration istiod_revision_summary revision_tags gateway_objects
 gateway_problems clean_for_backup backup_differences injection_labels istio_kinds kinds_of secrets_for_backup
 secret_names secret_writes secret_differences backup_namespace_label_patches namespace_label_differences
 missing_namespaces batch_without_opt_out invalid_namespace_names namespace_label_patches pod_line pods_on_revision
-mtls_desired_policy mtls_policy_differs mtls_strict_evidence mtls_dr_conflicts mtls_fixed_dr mtls_fixed_drs
+mtls_desired_policy mtls_policy_differs mtls_dr_conflicts mtls_fixed_drs
 mtls_keep_foreign_metadata mtls_planned_policies mtls_may_become_strict mtls_gate_findings mtls_gate_verdict
 mtls_prometheus_query mtls_prometheus_evidence mtls_valid_window mtls_revert_plan with_resource_versions
 mtls_workloads mtls_effective_table mtls_format_table teardown_required_access""".split()
