@@ -311,6 +311,9 @@ class Sandbox:
                     f"--cluster-signing-key-file={pk / 'ca.key'}", "--kube-api-qps=300", "--kube-api-burst=600",
                     "--concurrent-deployment-syncs=20", "--concurrent-replicaset-syncs=20",
                     "--concurrent-statefulset-syncs=10", "--concurrent-daemonset-syncs=10",
+                    # kwok, unlike a kubelet, never marks pods Ready again once the node controller marked them
+                    # NotReady: a restart of kube-apiserver (kwok's heartbeats refused) must not get that far
+                    "--node-monitor-grace-period=180s",
                     f"--cert-dir={st / 'kcm-certs'}"]
         if name == "kube-scheduler":
             kc = self._kubeconfig_for(name)
@@ -397,6 +400,8 @@ class Sandbox:
         self._clear_stale()
         missing = [name for name in CONTROL_PLANE if self._owned_pid(name) is None]
         for name in CONTROL_PLANE:  # a process that runs but does not answer (e.g. stuck exiting) is restarted
+            if name == "kwok" and "kube-apiserver" in missing:
+                continue  # kwok's probe (its node Ready) goes through the API server: judged once that is back
             if name not in missing and not self._answers(name):
                 self.out(f"sandbox: {name} runs but does not answer its readiness probe; restarting it")
                 self._stop(name)
@@ -424,6 +429,13 @@ class Sandbox:
                 if name == "kwok":  # the node may still be Ready from before: make sure kwok itself stays up
                     time.sleep(1)
                     self._wait(name, proc, self._probe(name), timeout=5)
+            if "kwok" not in missing and not self._answers("kwok", timeout=60):
+                self.out("sandbox: kwok runs but does not answer its readiness probe; restarting it")
+                self._stop("kwok")
+                proc = self._spawn("kwok", self._args("kwok"))
+                started.append("kwok")
+                self._ensure_node()
+                self._wait("kwok", proc, self._probe("kwok"))
         except BaseException:
             for name in reversed(started):
                 self._stop(name)

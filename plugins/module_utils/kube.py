@@ -10,6 +10,7 @@ __metaclass__ = type
 
 import json
 import re
+import time
 
 # ---- labels and names ------------------------------------------------------------------------------
 
@@ -206,10 +207,55 @@ class KubeApi(object):
             raise self.error(exc)
 
 
+# ---- transient failures ----------------------------------------------------------------------------
+
+CONNECT_RETRY_SECONDS = 30  # the first call: an API server that is restarting answers within this
+CALL_RETRY_SECONDS = 120  # later calls: a restart of kube-apiserver or an etcd leader change mid-run
+TRANSIENT_STATUS = (429, 502, 503, 504)
+TRANSIENT_MESSAGES = ("etcdserver:", "the server is currently unable to handle the request",
+                      "the server was unable to return a response in the time allotted", "too many requests")
+CONNECTION_ERRORS = ("NewConnectionError", "ProtocolError", "RemoteDisconnected",
+                     "ConnectionRefusedError", "ConnectionResetError", "ReadTimeoutError", "ConnectTimeoutError")
+
+
+def transient_error(exc):
+    """True for failures a retry can outlive: the API server restarting or overloaded, etcd briefly unavailable.
+
+    Refused requests (4xx) and server errors with a cause of their own (a failing admission webhook) are not.
+    """
+    status = getattr(exc, "status", None)
+    if isinstance(status, int) and status:
+        if status in TRANSIENT_STATUS:
+            return True
+        text = ("%s %s" % (getattr(exc, "reason", "") or "", getattr(exc, "body", "") or "")).lower()
+        return status == 500 and any(message in text for message in TRANSIENT_MESSAGES)
+    if type(exc).__name__ == "MaxRetryError":  # urllib3 gave up: transient only for a connection-level cause
+        return transient_error(getattr(exc, "reason", None))
+    return type(exc).__name__ in CONNECTION_ERRORS or isinstance(exc, (ConnectionError, TimeoutError))
+
+
+def retrying(call, seconds, clock=time.monotonic, sleep=time.sleep):
+    """call, retried with backoff (0.5 s doubling to 5 s) while it fails transiently, for at most seconds."""
+    def retried(*args, **kwargs):
+        deadline = clock() + seconds
+        delay = 0.5
+        while True:
+            try:
+                return call(*args, **kwargs)
+            except Exception as exc:  # pylint: disable=broad-except
+                if not transient_error(exc) or clock() + delay > deadline:
+                    raise
+                sleep(delay)
+                delay = min(delay * 2, 5)
+    return retried
+
+
 def connect(module):
     """A KubeApi for the cluster the module's auth options (or K8S_AUTH_* variables) name.
 
-    Fails the module with a message naming the fix when the cluster cannot be reached.
+    Every request is retried while it fails transiently (see transient_error): up to CONNECT_RETRY_SECONDS for
+    the first, CALL_RETRY_SECONDS for the rest. Fails the module with a message naming the fix when the cluster
+    cannot be reached.
     """
     from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
@@ -218,8 +264,12 @@ def connect(module):
     auth = dict((key, module.params.get(key)) for key in AUTH_ARG_SPEC)
     try:
         client = get_api_client(module=None, **auth)
+        api_client = client.client.client  # K8SClient -> DynamicClient -> ApiClient: every request goes through it
+        call_api = api_client.call_api
+        api_client.call_api = retrying(call_api, CONNECT_RETRY_SECONDS)
         api = KubeApi(client.client)
         api.list("Namespace", None, "kubernetes.io/metadata.name=default")
+        api_client.call_api = retrying(call_api, CALL_RETRY_SECONDS)
     except ApiCallError as exc:
         if exc.status != 403:  # forbidden still proves the API answers and knows the user (namespace-scoped RBAC)
             module.fail_json(msg="Cannot reach the Kubernetes API: %s. Check that the API server is up and that "

@@ -139,3 +139,94 @@ def test_rollout_and_mesh_info_use_the_shared_helpers():
     assert rollout.pod_has_sidecar is kube.pod_has_sidecar and rollout.RolloutError is kube.KubeError
     assert mesh_info.ApiCallError is kube.ApiCallError and mesh_info.REV_LABEL == kube.REV_LABEL
     assert mtls._has_sidecar is kube.pod_has_sidecar  # pylint: disable=protected-access
+
+
+# ---- transient failures ----------------------------------------------------------------------------------
+
+class Status(Exception):
+    def __init__(self, status, reason="", body=""):
+        super().__init__(reason)
+        self.status, self.reason, self.body = status, reason, body
+
+
+class NewConnectionError(Exception):
+    pass
+
+
+class SSLError(Exception):
+    pass
+
+
+class MaxRetryError(Exception):
+    def __init__(self, reason):
+        super().__init__(str(reason))
+        self.reason = reason
+
+
+@pytest.mark.parametrize("exc", [
+    Status(503, "Service Unavailable"), Status(429, "Too Many Requests"), Status(504, "Gateway Timeout"),
+    Status(500, "Internal Server Error", '{"message": "etcdserver: request timed out"}'),
+    MaxRetryError(NewConnectionError("Failed to establish a new connection: [Errno 111] Connection refused")),
+    ConnectionRefusedError(111, "Connection refused"), TimeoutError("timed out"),
+])
+def test_restarts_overload_and_etcd_timeouts_are_transient(exc):
+    assert kube.transient_error(exc)
+
+
+@pytest.mark.parametrize("exc", [
+    Status(400, "Bad Request"), Status(403, "Forbidden"), Status(404, "Not Found"), Status(409, "Conflict"),
+    Status(422, "Unprocessable Entity"),
+    Status(500, "Internal Server Error", '{"message": "Internal error occurred: failed calling webhook '
+                                         '\\"namespace.sidecar-injector.istio.io\\""}'),
+    MaxRetryError(SSLError("certificate verify failed")), ValueError("bad"),
+])
+def test_refusals_and_failures_with_a_cause_of_their_own_are_not_retried(exc):
+    assert not kube.transient_error(exc)
+
+
+class Clock(object):
+    def __init__(self):
+        self.now, self.slept = 0.0, []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_a_transient_failure_is_retried_with_backoff_until_the_call_answers():
+    clock, outcomes = Clock(), [ConnectionRefusedError(), Status(503), Status(503), "ok"]
+
+    def call():
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    assert kube.retrying(call, 60, clock=clock, sleep=clock.sleep)() == "ok"
+    assert clock.slept == [0.5, 1, 2]
+
+
+def test_retries_stop_at_the_deadline_with_the_last_error():
+    clock = Clock()
+
+    def call():
+        raise Status(503, "Service Unavailable")
+
+    with pytest.raises(Status):
+        kube.retrying(call, 20, clock=clock, sleep=clock.sleep)()
+    assert clock.now <= 20 and clock.slept[-1] == 5
+
+
+def test_a_refusal_is_raised_at_once():
+    clock, calls = Clock(), []
+
+    def call():
+        calls.append(1)
+        raise Status(403, "Forbidden")
+
+    with pytest.raises(Status):
+        kube.retrying(call, 60, clock=clock, sleep=clock.sleep)()
+    assert calls == [1] and clock.slept == []
