@@ -831,6 +831,9 @@ def plan(state, ingress_class="", output="gateway_api", gateway=None, target_cla
     selected = select(state["ingresses"], classes, ingress_class)
     converted = convert(selected, output, gateway, state.get("services"))
     saved = (snapshot or {}).get("ingresses") or []
+    active = saved if saved and not (snapshot or {}).get("rolled_back") else []
+    # a cutover run again after a partial one keeps what the first snapshot saw of the Ingresses it moved
+    keep = active + [snapshot_copy(i) for i in selected if ref(i) not in set(ref(s) for s in active)]
     delete, cleanup_problems = cleanup(snapshot, state["ingresses"], target_class)
     return dict(
         selected=[ref(i) for i in selected],
@@ -843,6 +846,8 @@ def plan(state, ingress_class="", output="gateway_api", gateway=None, target_cla
         report_lines=report_lines(converted["report"]),
         not_converted=sum(len(e["not_converted"]) for e in converted["report"]),
         cutover=cutover(selected, target_class),
+        snapshot_ingresses=keep,
+        snapshot_objects=convert(saved, output, gateway, state.get("services"))["objects"] if saved else [],
         rollback=rollback(saved, state["ingresses"]),
         verify_problems=verify_cutover(saved, state["ingresses"], target_class) if saved else [],
         cleanup=delete,

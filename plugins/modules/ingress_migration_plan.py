@@ -132,6 +132,16 @@ cutover:
   returned: always
   type: list
   elements: dict
+snapshot_ingresses:
+  description: What the cutover snapshot holds after this run, the Ingresses of a snapshot not rolled back kept as saved.
+  returned: always
+  type: list
+  elements: dict
+snapshot_objects:
+  description: The objects converted from the snapshot's Ingresses (what a verified cutover needs in place).
+  returned: always
+  type: list
+  elements: dict
 rollback:
   description: The snapshot's Ingresses that differ from the cluster, as they go back.
   returned: always
