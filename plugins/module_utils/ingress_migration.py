@@ -591,8 +591,8 @@ def _istio_objects(ingress, analysis, canaries, services, gateway, problems):
                     weighted.append({"destination": c_destination, "weight": 100 - weighted[0]["weight"]})
             http.append(dict(route, match=[_istio_match(kind, value)], route=weighted, **extra))
     if analysis.app_root:
-        http.insert(0, {"name": "app-root", "match": [{"uri": {"exact": "/"}}], "redirect": {"uri": analysis.app_root,
-                                                                                           "redirectCode": 302}})
+        redirect = {"uri": analysis.app_root, "redirectCode": 302}
+        http.insert(0, {"name": "app-root", "match": [{"uri": {"exact": "/"}}], "redirect": redirect})
     spec = {"hosts": hosts, "gateways": [gateway_name]}
     if http:
         spec["http"] = http
