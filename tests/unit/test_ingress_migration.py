@@ -12,6 +12,7 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.ingress_migrat
     convert,
     cutover,
     plan,
+    read,
     rollback,
     select,
     verify_cutover,
@@ -380,3 +381,51 @@ def test_plan_from_one_read():
     assert [c["metadata"]["name"] for c in result["cutover"]] == ["web"]
     assert result["cleanup_problems"] and result["rollback"] == [] and result["not_converted"] == 0
     assert result["ingress_classes"][0] == {"name": "nginx", "controller": "k8s.io/ingress-nginx", "default": True}
+
+
+class _Result(object):
+    def __init__(self, data):
+        self.data = data
+
+    def to_dict(self):
+        return self.data
+
+
+class _FakeDynamic(object):
+    """Records every request; serves Ingresses per namespace, IngressClasses, Services, and no Gateway API CRD."""
+
+    def __init__(self, ingresses):
+        self.requests = []
+        self.ingresses = ingresses
+        self.resources = self
+
+    def get(self, api_version, kind):
+        fake = self
+
+        class Resource(object):
+            def get(self, name=None, namespace=None, label_selector=None):
+                fake.requests.append((kind, namespace, name, label_selector))
+                if kind == "CustomResourceDefinition":
+                    error = Exception("not found")
+                    error.status = 404
+                    raise error
+                if kind == "Ingress":
+                    return _Result({"items": [i for i in fake.ingresses if i["metadata"]["namespace"] == namespace]})
+                if kind == "Service":
+                    return _Result({"items": [{"metadata": {"name": "api"}, "spec": {"ports": [{"name": "http", "port": 81}]}}]})
+                return _Result({"items": CLASSES})
+        return Resource()
+
+
+def test_read_lists_once_per_kind_and_namespace():
+    named = ingress("named")
+    named["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"] = {"name": "api", "port": {"name": "http"}}
+    fake = _FakeDynamic([ingress("a"), ingress("b"), named])
+    state, calls = read(fake, ["shop", "other"], "team=shop")
+    assert [r[:2] for r in fake.requests] == [("Ingress", "shop"), ("Ingress", "other"), ("IngressClass", None),
+                                             ("Service", "shop"), ("CustomResourceDefinition", None),
+                                             ("CustomResourceDefinition", None), ("CustomResourceDefinition", None)]
+    assert fake.requests[0][3] == "team=shop" and calls == 7
+    assert len(state["ingresses"]) == 3 and state["gateway_api_crds"] == []
+    assert convert(state["ingresses"], services=state["services"])["objects"][2]["spec"]["rules"][0]["backendRefs"] == [
+        {"name": "api", "port": 81}]
