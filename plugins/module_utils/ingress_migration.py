@@ -651,6 +651,9 @@ def convert(ingresses, output="gateway_api", gateway=None, services=None):
                                   % (gateway["https_listener"], ", ".join(
                                       "%s/%s" % (_meta(ingress).get("namespace"), t.get("secretName"))
                                       for t in analysis.tls)))
+        if analysis.tls and output == "istio" and not analysis.passthrough:
+            analysis.notes.append("TLS terminates at the Istio gateway: it reads Secret %s from its own namespace "
+                                  "(copy it there)" % ", ".join(t.get("secretName") or "?" for t in analysis.tls))
         entry["objects"] = ["%s/%s/%s" % (o["metadata"]["namespace"], o["kind"], o["metadata"]["name"]) for o in made]
         objects += made
         report.append(entry)

@@ -160,7 +160,8 @@ def test_tls_redirects_by_default_and_ssl_redirect_false_turns_it_off():
     assert any("shop/shop-tls" in n for n in report[0]["notes"])
     objects, _ = one(ingress(tls=tls, annotations=nginx(ssl_redirect="false")))
     assert [o["metadata"]["name"] for o in objects] == ["web"]
-    objects, _ = one(ingress(tls=tls), "istio")
+    objects, report = one(ingress(tls=tls), "istio")
+    assert "reads Secret shop-tls from its own namespace" in report[0]["notes"][1]
     assert objects[0]["spec"]["servers"] == [
         {"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["shop.example.com"],
          "tls": {"httpsRedirect": True}},
