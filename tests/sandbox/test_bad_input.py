@@ -33,10 +33,13 @@ BASELINE = {
     ("istio_backup", "snapshot"): {"istio_backup_snapshot_kinds": ["PeerAuthentication"], "istio_backup_snapshot_objects": []},
     ("istio_backup", "snapshot_read"): {"istio_backup_snapshot_kinds": ["PeerAuthentication"]},
     ("observability_addons", "main"): {"observability_addons_enabled": [], "observability_addons_remove_disabled": False},
+    ("ingress_nginx", "main"): {"ingress_nginx_image_registry": "registry.example.com/mirror",
+                                "ingress_nginx_default_class": "none", "ingress_nginx_namespace": "bad-input-nginx"},
+    ("ingress_migration", "main"): {"ingress_migration_namespaces": [NS], "ingress_migration_output": "istio"},
 }
 # Local folders a case may write to (snapshots, bundles, reports), all under the test's temporary folder.
 LOCAL_DIRS = ("istio_backup_dir", "istio_backup_snapshot_dir", "traffic_management_snapshot_dir",
-              "authorization_policy_snapshot_dir", "collect_logs_dir", "mesh_doctor_report_dir")
+              "authorization_policy_snapshot_dir", "collect_logs_dir", "mesh_doctor_report_dir", "ingress_migration_dir")
 
 # Variables read only in one mode: their cases run in that mode.
 CONTEXT = {

@@ -68,6 +68,12 @@ INPUTS = {
     "playbooks/collect-logs.yml": {"collect_logs_namespaces": [NS_DEMO]},
     # the install leaves two injector webhooks with the same selectors (IST0139), see tests/sandbox/test_doctor.py
     "playbooks/doctor.yml": {"mesh_doctor_analyze_ignore_codes": ["IST0139"]},
+    # NS holds an NGINX Ingress and both IngressClasses exist (the fixture's ingress_classes)
+    "playbooks/ingress-nginx.yml": {"ingress_nginx_namespace": "contract-nginx", "ingress_nginx_default_class": "nginx",
+                                    "ingress_nginx_image_registry": "registry.example.com/mirror"},
+    "playbooks/migrate-ingress-nginx.yml": {"ingress_migration_phase": "apply", "ingress_migration_namespaces": [NS],
+                                            "ingress_migration_output": "istio", "ingress_migration_gateway_namespace": NS,
+                                            "ingress_migration_dir": str(ROOT / "artifacts/test-contracts/ingress_migration")},
 }
 # Runbooks that only read: check mode changes nothing there, and reports no change.
 READ_ONLY = {"playbooks/cluster-check.yml", "playbooks/doctor.yml", "playbooks/summary.yml"}
@@ -107,6 +113,10 @@ IDEMPOTENCE_ELSEWHERE = {
                                   "test_expired_fault_is_removed_and_revert_restores_it",
     "playbooks/traffic-revert.yml": "goes back to a snapshot; tests/sandbox/test_traffic_management.py::"
                                     "test_expired_fault_is_removed_and_revert_restores_it",
+    "playbooks/ingress-nginx.yml": "tests/sandbox/test_ingress_migration.py::"
+                                   "test_nginx_beside_istio_both_classes_each_ingress_claimed_by_exactly_one audits its second run",
+    "playbooks/migrate-ingress-nginx.yml": "one phase per run; tests/sandbox/test_ingress_migration.py audits the second "
+                                           "apply, cutover and cleanup",
 }
 
 
@@ -129,6 +139,16 @@ def artifacts_state():
 def writes_after(audit, since):
     time.sleep(1)  # let the audit log writer catch up
     return audit.writes(since)
+
+
+def ingress_classes(api_client):
+    """IngressClasses nginx and istio, and an NGINX Ingress in NS for the migration runbook."""
+    net = client.NetworkingV1Api(api_client)
+    for name, controller in (("nginx", "k8s.io/ingress-nginx"), ("istio", "istio.io/ingress-controller")):
+        net.create_ingress_class({"metadata": {"name": name}, "spec": {"controller": controller}})
+    net.create_namespaced_ingress(NS, {"metadata": {"name": "web"}, "spec": {"ingressClassName": "nginx", "rules": [
+        {"host": "web.example.com", "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {
+            "service": {"name": "web", "port": {"number": 80}}}}]}}]}})
 
 
 @pytest.fixture(scope="module")
@@ -165,9 +185,12 @@ def mesh(sandbox, api_client, installed_mesh):
     assert run.rc == 0, run.stdout[-3000:]
     custom.patch_namespaced_custom_object("networking.istio.io", "v1", NS_DEMO, "virtualservices", "backend",
                                           {"metadata": {"annotations": {"istio-runbooks.io/fault-expires": "2020-01-01T00:00:00Z"}}})
+    ingress_classes(api_client)
     yield
     for ns in (NS, NS_SNAP, NS_DEMO):
         core.delete_namespace(ns)
+    for name in ("nginx", "istio"):
+        client.NetworkingV1Api(api_client).delete_ingress_class(name)
     shutil.rmtree(BACKUPS, ignore_errors=True)
 
 
