@@ -114,3 +114,34 @@ def test_stale_objects_skip_wanted_ones_and_those_istiod_owns():
          "metadata": {"name": "shop-istio", "namespace": "shop", "ownerReferences": [{"kind": "Gateway"}]}}]
     assert gw.stale_objects(live, wanted) == [
         {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "old", "namespace": "shop"}}]
+
+
+class _Reader(object):
+    """Lists by label, as the mesh_info reader does (one call per kind and selector)."""
+
+    def __init__(self, objects):
+        self.objects, self.calls = objects, []
+
+    def list(self, subset, kind, namespace=None, label_selector=None, api_version=None):
+        self.calls.append((kind, api_version, label_selector))
+        key = (label_selector or "").split("=")[0]
+        return [o for o in self.objects if o["kind"] == kind and (api_version in (None, o["apiVersion"]))
+                and (not key or key in o["metadata"].get("labels", {}))]
+
+
+def test_teardown_purge_removes_the_labelled_gateways_and_a_revision_teardown_keeps_them():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.mesh_info import gather_teardown
+
+    label = {gw.GATEWAY_LABEL: "istio-ingress"}
+    live = [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "istio-ingress", "namespace": "istio-ingress", "labels": label}},
+            {"apiVersion": "networking.istio.io/v1", "kind": "Gateway", "metadata": {"name": "shop", "namespace": "shop", "labels": label}},
+            {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "shop", "namespace": "shop", "labels": label}}]
+    kinds = [{"api_version": "apps/v1", "kind": "Deployment"}]
+    gateway_kinds = [{"api_version": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute"},
+                     {"api_version": "networking.istio.io/v1", "kind": "Gateway"}]
+    options = {"kinds": kinds, "gateway_kinds": gateway_kinds, "remove_gateways": True, "scope": "purge"}
+    planned = gather_teardown(_Reader(live), options)["objects"]
+    assert [(o["kind"], o["metadata"]["name"]) for o in planned] == [
+        ("Deployment", "istio-ingress"), ("HTTPRoute", "shop"), ("Gateway", "shop")]
+    assert gather_teardown(_Reader(live), dict(options, remove_gateways=False))["objects"] == []
+    assert gather_teardown(_Reader(live), dict(options, scope="revision", revision="canary"))["objects"] == []
