@@ -33,6 +33,8 @@ BASELINE = {
     ("istio_backup", "snapshot"): {"istio_backup_snapshot_kinds": ["PeerAuthentication"], "istio_backup_snapshot_objects": []},
     ("istio_backup", "snapshot_read"): {"istio_backup_snapshot_kinds": ["PeerAuthentication"]},
     ("observability_addons", "main"): {"observability_addons_enabled": [], "observability_addons_remove_disabled": False},
+    ("mesh_gateways", "main"): {"mesh_gateways_gateways": [], "mesh_gateways_listeners": [],
+                                "mesh_gateways_remove_stale": False, "mesh_gateways_verify": False},
 }
 # Local folders a case may write to (snapshots, bundles, reports), all under the test's temporary folder.
 LOCAL_DIRS = ("istio_backup_dir", "istio_backup_snapshot_dir", "traffic_management_snapshot_dir",

@@ -68,6 +68,10 @@ INPUTS = {
     "playbooks/collect-logs.yml": {"collect_logs_namespaces": [NS_DEMO]},
     # the install leaves two injector webhooks with the same selectors (IST0139), see tests/sandbox/test_doctor.py
     "playbooks/doctor.yml": {"mesh_doctor_analyze_ignore_codes": ["IST0139"]},
+    "playbooks/gateways.yml": {"mesh_gateways_gateways": [{"name": "contract-ingress", "namespace": NS, "type": "ingress"}],
+                               "mesh_gateways_api": "gateway_api",
+                               "mesh_gateways_listeners": [{"name": "contract", "namespace": NS, "service": "web",
+                                                            "hosts": ["contract.example.com"]}]},
 }
 # Runbooks that only read: check mode changes nothing there, and reports no change.
 READ_ONLY = {"playbooks/cluster-check.yml", "playbooks/doctor.yml", "playbooks/summary.yml"}
@@ -107,6 +111,8 @@ IDEMPOTENCE_ELSEWHERE = {
                                   "test_expired_fault_is_removed_and_revert_restores_it",
     "playbooks/traffic-revert.yml": "goes back to a snapshot; tests/sandbox/test_traffic_management.py::"
                                     "test_expired_fault_is_removed_and_revert_restores_it",
+    "playbooks/gateways.yml": "tests/sandbox/test_gateways.py::test_both_formats_applied_programmed_then_no_writes "
+                              "audits each format's second run",
 }
 
 
