@@ -115,10 +115,9 @@ def tls_secret_refs(listeners, gateways, api):
 def missing_tls_secrets(refs, present):
     """Messages for the refs whose Secret is not in present (a list of 'namespace/name')."""
     have = set(present or [])
-    return ["%s names Secret %s/%s, which does not exist: create it (kubectl create secret tls %s -n %s "
-            "--cert=... --key=...) or remove tls_secret" % (r["variable"], r["namespace"], r["name"], r["name"],
-                                                           r["namespace"])
-            for r in refs if "%s/%s" % (r["namespace"], r["name"]) not in have]
+    template = ("%(variable)s names Secret %(namespace)s/%(name)s, which does not exist: create it (kubectl create "
+                "secret tls %(name)s -n %(namespace)s --cert=... --key=...) or remove tls_secret")
+    return [template % r for r in refs if "%s/%s" % (r["namespace"], r["name"]) not in have]
 
 
 def _gateway_name(item, gateways):
