@@ -1,5 +1,5 @@
 # The two commands: `make site` (the main job on the sandbox) and `make test` (the whole suite).
-.PHONY: site test bootstrap sandbox-build sandbox-up sandbox-down sandbox-status sanity lint bench dashboards
+.PHONY: site test bootstrap sandbox-build sandbox-up sandbox-down sandbox-status sanity lint bench dashboards gateway-api-crds
 
 site:
 	bash scripts/site.sh
@@ -38,3 +38,7 @@ bench: sandbox-up
 # Istio's Grafana dashboards, copied from the istio.io/istio module cache (observability_addons).
 dashboards:
 	bash scripts/istio-dashboards.sh
+
+# The Gateway API CRDs, copied from the sigs.k8s.io/gateway-api module cache (mesh_gateways).
+gateway-api-crds:
+	bash scripts/gateway-api-crds.sh

@@ -17,6 +17,7 @@ summary() { echo "== time per stage"; printf '%s\n' "${timings[@]}"; }
 
 stage "bootstrap (Python venv)" bash scripts/bootstrap.sh
 stage "Istio Grafana dashboards (module cache)" bash scripts/istio-dashboards.sh
+stage "Gateway API CRDs (module cache)" bash scripts/gateway-api-crds.sh
 export PATH="$root/.venv/bin:$root/.sandbox/bin:$PATH"
 export ANSIBLE_CONFIG="$root/ansible.cfg"
 

@@ -610,6 +610,7 @@ def gather_mesh(api, gather=DEFAULT_SUBSETS, namespaces=None, istio_namespace="i
 
 PART_OF_ISTIO = "app.kubernetes.io/part-of=istio"
 ADDON_LABEL = "istio-runbooks.io/addon"
+GATEWAY_LABEL = "istio-runbooks.io/gateway"
 ROOT_CERT_SELECTOR = "istio.io/config=true"
 CRD_KIND = {"api_version": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition"}
 
@@ -623,7 +624,8 @@ def gather_teardown(reader, options, istio_namespace="istio-system"):
     """The teardown's inventory and plan: one list per kind, cluster-wide, by label.
 
     options: {kinds: [{api_version, kind}] in deletion order, addon_kinds (only the addons have them, listed by
-    the addon label after kinds), scope (purge|revision), revision, force, remove_addons, remove_crds,
+    the addon label after kinds), gateway_kinds and remove_gateways (likewise by the gateway label, purge only),
+    scope (purge|revision), revision, force, remove_addons, remove_crds,
     remove_injection_labels, remove_namespace}.
     """
     from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import object_refs, revision_tags
@@ -642,11 +644,16 @@ def gather_teardown(reader, options, istio_namespace="istio-system"):
     for kind in (kinds + addon_kinds) if options.get("remove_addons") else []:
         addons += _typed(reader.list("teardown", kind["kind"], label_selector=ADDON_LABEL,
                                      api_version=kind["api_version"]), kind)
+    # the mesh_gateways role's gateways and listeners go with a purge only, never with a revision
+    gateway_kinds = list(options.get("gateway_kinds") or []) if options.get("remove_gateways") and purge else []
+    for kind in (kinds + gateway_kinds) if options.get("remove_gateways") and purge else []:
+        addons += _typed(reader.list("teardown", kind["kind"], label_selector=GATEWAY_LABEL,
+                                     api_version=kind["api_version"]), kind)
     certs = _typed(reader.list("teardown", "ConfigMap", label_selector=ROOT_CERT_SELECTOR, api_version="v1"),
                    {"api_version": "v1", "kind": "ConfigMap"}) if purge else []
     # a namespace being deleted has nothing left to relabel or restart
     namespaces = [n for n in reader.list("teardown", "Namespace") or [] if not _meta(n).get("deletionTimestamp")]
-    result = plan(listed, addons, certs, namespaces, [k["kind"] for k in kinds + addon_kinds] + [CRD_KIND["kind"]], scope,
+    result = plan(listed, addons, certs, namespaces, [k["kind"] for k in kinds + addon_kinds + gateway_kinds] + [CRD_KIND["kind"]], scope,
                   revision, istio_namespace, bool(options.get("force")), bool(options.get("remove_injection_labels")))
     result["delete_namespace"] = bool(purge and options.get("remove_namespace")
                                       and any(_meta(n).get("name") == istio_namespace for n in namespaces))

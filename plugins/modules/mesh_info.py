@@ -95,7 +95,7 @@ options:
     description:
       - Inventory and plan a teardown of the control plane in O(istio_namespace); the plan is returned in
         RV(teardown). Lists each kind once, cluster-wide, by label (C(app.kubernetes.io/part-of=istio),
-        addons C(istio-runbooks.io/addon), root-certificate ConfigMaps C(istio.io/config=true)).
+        addons C(istio-runbooks.io/addon), gateways C(istio-runbooks.io/gateway), root-certificate ConfigMaps C(istio.io/config=true)).
     type: dict
     suboptions:
       kinds:
@@ -124,6 +124,19 @@ options:
         description:
           - Further kinds only the addons have (deleted after O(teardown.kinds)), each C({api_version, kind}).
           - Listed by the addon label only, never by C(app.kubernetes.io/part-of=istio).
+        type: list
+        elements: dict
+        default: []
+      remove_gateways:
+        description:
+          - In a C(purge), delete the gateways and listeners of the mesh_gateways role too (label
+            C(istio-runbooks.io/gateway)); a C(revision) teardown never removes them.
+        type: bool
+        default: false
+      gateway_kinds:
+        description:
+          - Further kinds only the gateways have (deleted after O(teardown.addon_kinds)), each C({api_version, kind}).
+            O(teardown.kinds) are listed by the gateway label as well.
         type: list
         elements: dict
         default: []
@@ -437,6 +450,8 @@ def main():
             revision=dict(type="str", default=""), force=dict(type="bool", default=False),
             remove_addons=dict(type="bool", default=False), remove_crds=dict(type="bool", default=False),
             addon_kinds=dict(type="list", elements="dict", default=[]),
+            remove_gateways=dict(type="bool", default=False),
+            gateway_kinds=dict(type="list", elements="dict", default=[]),
             remove_injection_labels=dict(type="bool", default=True),
             remove_namespace=dict(type="bool", default=True))),
         istio_namespace=dict(type="str", default="istio-system"),

@@ -36,6 +36,8 @@ BASELINE = {
     ("ingress_nginx", "main"): {"ingress_nginx_image_registry": "registry.example.com/mirror",
                                 "ingress_nginx_default_class": "none", "ingress_nginx_namespace": "bad-input-nginx"},
     ("ingress_migration", "main"): {"ingress_migration_namespaces": [NS], "ingress_migration_output": "istio"},
+    ("mesh_gateways", "main"): {"mesh_gateways_gateways": [], "mesh_gateways_listeners": [],
+                                "mesh_gateways_remove_stale": False, "mesh_gateways_verify": False},
 }
 # Local folders a case may write to (snapshots, bundles, reports), all under the test's temporary folder.
 LOCAL_DIRS = ("istio_backup_dir", "istio_backup_snapshot_dir", "traffic_management_snapshot_dir",

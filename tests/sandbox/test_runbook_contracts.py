@@ -74,6 +74,10 @@ INPUTS = {
     "playbooks/migrate-ingress-nginx.yml": {"ingress_migration_phase": "apply", "ingress_migration_namespaces": [NS],
                                             "ingress_migration_output": "istio", "ingress_migration_gateway_namespace": NS,
                                             "ingress_migration_dir": str(ROOT / "artifacts/test-contracts/ingress_migration")},
+    "playbooks/gateways.yml": {"mesh_gateways_gateways": [{"name": "contract-ingress", "namespace": NS, "type": "ingress"}],
+                               "mesh_gateways_api": "gateway_api",
+                               "mesh_gateways_listeners": [{"name": "contract", "namespace": NS, "service": "web",
+                                                            "hosts": ["contract.example.com"]}]},
 }
 # Runbooks that only read: check mode changes nothing there, and reports no change.
 READ_ONLY = {"playbooks/cluster-check.yml", "playbooks/doctor.yml", "playbooks/summary.yml"}
@@ -117,6 +121,8 @@ IDEMPOTENCE_ELSEWHERE = {
                                    "test_nginx_beside_istio_both_classes_each_ingress_claimed_by_exactly_one audits its second run",
     "playbooks/migrate-ingress-nginx.yml": "one phase per run; tests/sandbox/test_ingress_migration.py audits the second "
                                            "apply, cutover and cleanup",
+    "playbooks/gateways.yml": "tests/sandbox/test_gateways.py::test_both_formats_applied_programmed_then_no_writes "
+                              "audits each format's second run",
 }
 
 
