@@ -27,9 +27,10 @@ def mesh_wave_plan(groups, hosts, waves=None):
     return wave_plan(groups, list(hosts), tuple(waves or WAVE_GROUPS))
 
 
-def mesh_inventory_problems(hosts):
+def mesh_inventory_problems(hosts, kubeconfigs, contexts):
     """Hosts without a kubeconfig, unreadable kubeconfigs or contexts, and two hosts on the same cluster."""
-    return inventory_problems(hosts)
+    return inventory_problems([{"host": h, "kubeconfig": k, "context": c}
+                               for h, k, c in zip(hosts, kubeconfigs, contexts)])
 
 
 class FilterModule(object):

@@ -148,3 +148,43 @@ def _read_yaml(path):
     if not isinstance(document, dict):
         raise ValueError("not a kubeconfig")
     return document
+
+
+
+def wave_status_lines(groups, hosts, plays, started, ran, failed, waves=WAVE_GROUPS, names=None):
+    """One line per cluster, in wave order, with its wave and final status, then the plays that never started.
+
+    plays: every play of the playbook (ids), in order; started: the plays that started, in order;
+    ran: {host: [plays it ran tasks in]}; failed: {host: (play, task)} for clusters that ended failed;
+    names: {play id: name} (default: the id). A cluster that did not fail is "ok" when it ran the last play
+    that started and every play started; else another cluster's failure stopped it.
+    """
+    names = names or {}
+    wave_of = {}
+    for group in waves:
+        for host in groups.get(group, []):
+            wave_of.setdefault(host, group)
+    order = []
+    for host in [h for group in waves for h in groups.get(group, []) if h in hosts] + list(hosts):
+        if host not in order:
+            order.append(host)
+    culprits = ", ".join("%s (%s)" % (host, wave_of.get(host, "no wave group")) for host in order if host in failed)
+    never = [play for play in plays if play not in started]
+    width = max([len(host) for host in order] + [4])
+    lines = []
+    for host in order:
+        label = "%-*s  %-7s " % (width, host, wave_of.get(host, "-"))
+        done = ran.get(host) or []
+        if host in failed:
+            lines.append("%s FAILED   in play '%s', task '%s'" % (label, names.get(failed[host][0], failed[host][0]),
+                                                                   failed[host][1]))
+        elif not done and failed:
+            lines.append("%s NOT RUN  nothing ran here: the run stopped when %s failed" % (label, culprits))
+        elif failed and (never or done[-1] != started[-1]):
+            lines.append("%s STOPPED  last play here: '%s'; the run stopped when %s failed"
+                         % (label, names.get(done[-1], done[-1]), culprits))
+        else:
+            lines.append("%s ok" % label)
+    if failed and never:
+        lines.append("not started for any cluster: " + ", ".join("'%s'" % names.get(play, play) for play in never))
+    return lines

@@ -119,3 +119,22 @@ def test_two_sandboxes_on_other_ports_are_two_clusters(tmp_path):
     assert inventory_problems(hosts)[0].startswith("hosts one and two are the same cluster")
     (tmp_path / "bad").write_text("{{ not: yaml")
     assert "cannot be read (not YAML" in inventory_problems([{"host": "x", "kubeconfig": str(tmp_path / "bad")}])[0]
+
+
+def test_status_lines_say_which_cluster_stopped_the_run_and_what_did_not_run():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.waves import wave_status_lines
+    names = {"p1": "Cluster check", "p2": "Install", "p3": "Summary"}
+    lines = wave_status_lines(PRODUCTION, PRODUCTION["mesh_clusters"], ["p1", "p2", "p3"], ["p1", "p2"],
+                              {"prod-eu-1": ["p1", "p2"], "prod-us-1": ["p1"], "prod-us-2": ["p1"]},
+                              {"prod-eu-1": ("p2", "Istio | Apply")}, names=names)
+    assert lines == [
+        "prod-eu-1  canary  FAILED   in play 'Install', task 'Istio | Apply'",
+        "prod-us-1  wave1   STOPPED  last play here: 'Cluster check'; the run stopped when prod-eu-1 (canary) failed",
+        "prod-us-2  wave1   STOPPED  last play here: 'Cluster check'; the run stopped when prod-eu-1 (canary) failed",
+        "prod-ap-1  wave2   NOT RUN  nothing ran here: the run stopped when prod-eu-1 (canary) failed",
+        "not started for any cluster: 'Summary'",
+    ]
+    # a failure that did not stop the run (max_fail_percentage above 0): the others finished
+    lines = wave_status_lines(PRODUCTION, ["prod-eu-1", "prod-us-1"], ["p1"], ["p1"],
+                              {"prod-eu-1": ["p1"], "prod-us-1": ["p1"]}, {"prod-us-1": ("p1", "t")})
+    assert lines == ["prod-eu-1  canary  ok", "prod-us-1  wave1   FAILED   in play 'p1', task 't'"]
