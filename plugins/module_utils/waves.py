@@ -173,7 +173,7 @@ def wave_status_lines(groups, hosts, plays, started, ran, failed, waves=WAVE_GRO
     width = max([len(host) for host in order] + [4])
     lines = []
     for host in order:
-        label = "%-*s  %-7s " % (width, host, wave_of.get(host, "-"))
+        label = "%-*s  %-7s" % (width, host, wave_of.get(host, "-"))
         done = ran.get(host) or []
         if host in failed:
             lines.append("%s FAILED   in play '%s', task '%s'" % (label, names.get(failed[host][0], failed[host][0]),
