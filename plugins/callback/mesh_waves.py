@@ -40,6 +40,7 @@ class CallbackModule(CallbackBase):
         super(CallbackModule, self).__init__()
         self.plays, self.play, self.hosts, self.groups, self.waves = [], None, [], {}, WAVE_GROUPS
         self.ran, self.failed, self.names, self.started = {}, {}, {}, []
+        self.batch, self.interrupted = [], set()
 
     def v2_playbook_on_start(self, playbook):
         self.plays = [play._uuid for play in playbook.get_plays()]
@@ -56,9 +57,13 @@ class CallbackModule(CallbackBase):
         play_vars = manager.get_vars(play=play)
         self.groups = play_vars.get("groups") or self.groups
         self.waves = tuple(play_vars.get("mesh_waves") or WAVE_GROUPS)
+        self.batch = list(play_vars.get("ansible_play_batch") or [])
         for host in play_vars.get("ansible_play_hosts_all") or []:
             if host not in self.hosts:
                 self.hosts.append(host)
+
+    def v2_playbook_on_no_hosts_remaining(self):
+        self.interrupted.update(self.batch)
 
     def _ran(self, result):
         plays = self.ran.setdefault(result._host.get_name(), [])
@@ -88,5 +93,5 @@ class CallbackModule(CallbackBase):
                       or stats.summarize(host)["unreachable"])
         self._display.banner("WAVES (final status per cluster)")
         for line in wave_status_lines(self.groups, self.hosts, self.plays, self.started, self.ran, failed, self.waves,
-                                      self.names):
+                                      self.names, self.interrupted):
             self._display.display(line)

@@ -151,13 +151,14 @@ def _read_yaml(path):
 
 
 
-def wave_status_lines(groups, hosts, plays, started, ran, failed, waves=WAVE_GROUPS, names=None):
+def wave_status_lines(groups, hosts, plays, started, ran, failed, waves=WAVE_GROUPS, names=None, interrupted=()):
     """One line per cluster, in wave order, with its wave and final status, then the plays that never started.
 
     plays: every play of the playbook (ids), in order; started: the plays that started, in order;
     ran: {host: [plays it ran tasks in]}; failed: {host: (play, task)} for clusters that ended failed;
-    names: {play id: name} (default: the id). A cluster that did not fail is "ok" when it ran the last play
-    that started and every play started; else another cluster's failure stopped it.
+    names: {play id: name} (default: the id); interrupted: the hosts of the batch the failure stopped.
+    A cluster that did not fail is "ok" when every play started, it ran the last one and its batch was not
+    interrupted; else another cluster's failure stopped it.
     """
     names = names or {}
     wave_of = {}
@@ -180,7 +181,7 @@ def wave_status_lines(groups, hosts, plays, started, ran, failed, waves=WAVE_GRO
                                                                    failed[host][1]))
         elif not done and failed:
             lines.append("%s NOT RUN  nothing ran here: the run stopped when %s failed" % (label, culprits))
-        elif failed and (never or done[-1] != started[-1]):
+        elif failed and (never or done[-1] != started[-1] or host in interrupted):
             lines.append("%s STOPPED  last play here: '%s'; the run stopped when %s failed"
                          % (label, names.get(done[-1], done[-1]), culprits))
         else:

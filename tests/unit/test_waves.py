@@ -138,3 +138,9 @@ def test_status_lines_say_which_cluster_stopped_the_run_and_what_did_not_run():
     lines = wave_status_lines(PRODUCTION, ["prod-eu-1", "prod-us-1"], ["p1"], ["p1"],
                               {"prod-eu-1": ["p1"], "prod-us-1": ["p1"]}, {"prod-us-1": ("p1", "t")})
     assert lines == ["prod-eu-1  canary  ok", "prod-us-1  wave1   FAILED   in play 'p1', task 't'"]
+
+    # the failure stopped its own batch in the last play: the host beside it did not finish that play
+    lines = wave_status_lines(PRODUCTION, ["prod-eu-1", "prod-us-1", "prod-us-2"], ["p1"], ["p1"],
+                              {"prod-eu-1": ["p1"], "prod-us-1": ["p1"], "prod-us-2": ["p1"]},
+                              {"prod-us-1": ("p1", "t")}, interrupted={"prod-us-1", "prod-us-2"})
+    assert [line.split()[2] for line in lines] == ["ok", "FAILED", "STOPPED"]
