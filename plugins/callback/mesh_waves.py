@@ -13,7 +13,7 @@ type: aggregate
 short_description: Each cluster's wave and final status after a multi-cluster run
 version_added: 0.1.0
 author:
-  - istio-runbooks contributors
+  - istio-runbooks contributors (@istio-runbooks)
 description:
   - After the play recap of a run over more than one cluster (inventory host), prints one line per cluster in wave
     order (C(canary), C(wave1), C(wave2), or the play's C(mesh_waves)) with its final status. C(ok) when the run

@@ -150,7 +150,6 @@ def _read_yaml(path):
     return document
 
 
-
 def wave_status_lines(groups, hosts, plays, started, ran, failed, waves=WAVE_GROUPS, names=None, interrupted=()):
     """One line per cluster, in wave order, with its wave and final status, then the plays that never started.
 
@@ -177,8 +176,8 @@ def wave_status_lines(groups, hosts, plays, started, ran, failed, waves=WAVE_GRO
         label = "%-*s  %-7s" % (width, host, wave_of.get(host, "-"))
         done = ran.get(host) or []
         if host in failed:
-            lines.append("%s FAILED   in play '%s', task '%s'" % (label, names.get(failed[host][0], failed[host][0]),
-                                                                   failed[host][1]))
+            play, task = failed[host]
+            lines.append("%s FAILED   in play '%s', task '%s'" % (label, names.get(play, play), task))
         elif not done and failed:
             lines.append("%s NOT RUN  nothing ran here: the run stopped when %s failed" % (label, culprits))
         elif failed and (never or done[-1] != started[-1] or host in interrupted):
