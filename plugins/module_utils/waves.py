@@ -150,14 +150,15 @@ def _read_yaml(path):
     return document
 
 
-def wave_status_lines(groups, hosts, plays, started, ran, failed, waves=WAVE_GROUPS, names=None, interrupted=()):
-    """One line per cluster, in wave order, with its wave and final status, then the plays that never started.
+def wave_statuses(groups, hosts, plays, started, ran, failed, waves=WAVE_GROUPS, names=None, interrupted=()):
+    """Each cluster's final status, in wave order, and the plays that never started.
 
     plays: every play of the playbook (ids), in order; started: the plays that started, in order;
     ran: {host: [plays it ran tasks in]}; failed: {host: (play, task)} for clusters that ended failed;
     names: {play id: name} (default: the id); interrupted: the hosts of the batch the failure stopped.
     A cluster that did not fail is "ok" when every play started, it ran the last one and its batch was not
-    interrupted; else another cluster's failure stopped it.
+    interrupted; else another cluster's failure "stopped" it ("not run" when it ran nothing).
+    Returns ([{host, wave, status, play, task, stopped_by}], [names of plays never started]).
     """
     names = names or {}
     wave_of = {}
@@ -168,23 +169,40 @@ def wave_status_lines(groups, hosts, plays, started, ran, failed, waves=WAVE_GRO
     for host in [h for group in waves for h in groups.get(group, []) if h in hosts] + list(hosts):
         if host not in order:
             order.append(host)
-    culprits = ", ".join("%s (%s)" % (host, wave_of.get(host, "no wave group")) for host in order if host in failed)
+    culprits = [host for host in order if host in failed]
     never = [play for play in plays if play not in started]
-    width = max([len(host) for host in order] + [4])
-    lines = []
+    rows = []
     for host in order:
-        label = "%-*s  %-7s" % (width, host, wave_of.get(host, "-"))
         done = ran.get(host) or []
+        row = {"host": host, "wave": wave_of.get(host), "status": "ok", "play": None, "task": None, "stopped_by": []}
         if host in failed:
-            play, task = failed[host]
-            lines.append("%s FAILED   in play '%s', task '%s'" % (label, names.get(play, play), task))
-        elif not done and failed:
-            lines.append("%s NOT RUN  nothing ran here: the run stopped when %s failed" % (label, culprits))
+            row.update(status="failed", play=names.get(failed[host][0], failed[host][0]), task=failed[host][1])
+        elif failed and not done:
+            row.update(status="not run", stopped_by=culprits)
         elif failed and (never or done[-1] != started[-1] or host in interrupted):
+            row.update(status="stopped", play=names.get(done[-1], done[-1]), stopped_by=culprits)
+        rows.append(row)
+    return rows, [names.get(play, play) for play in never] if failed else []
+
+
+def wave_status_lines(groups, hosts, plays, started, ran, failed, waves=WAVE_GROUPS, names=None, interrupted=()):
+    """wave_statuses as lines: one per cluster (host, wave, status, where), then the plays never started."""
+    rows, never = wave_statuses(groups, hosts, plays, started, ran, failed, waves, names, interrupted)
+    wave_of = dict((row["host"], row["wave"] or "no wave group") for row in rows)
+    width = max([len(row["host"]) for row in rows] + [4])
+    lines = []
+    for row in rows:
+        label = "%-*s  %-7s" % (width, row["host"], row["wave"] or "-")
+        culprits = ", ".join("%s (%s)" % (host, wave_of[host]) for host in row["stopped_by"])
+        if row["status"] == "failed":
+            lines.append("%s FAILED   in play '%s', task '%s'" % (label, row["play"], row["task"]))
+        elif row["status"] == "not run":
+            lines.append("%s NOT RUN  nothing ran here: the run stopped when %s failed" % (label, culprits))
+        elif row["status"] == "stopped":
             lines.append("%s STOPPED  last play here: '%s'; the run stopped when %s failed"
-                         % (label, names.get(done[-1], done[-1]), culprits))
+                         % (label, row["play"], culprits))
         else:
             lines.append("%s ok" % label)
-    if failed and never:
-        lines.append("not started for any cluster: " + ", ".join("'%s'" % names.get(play, play) for play in never))
+    if never:
+        lines.append("not started for any cluster: " + ", ".join("'%s'" % play for play in never))
     return lines

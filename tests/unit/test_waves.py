@@ -144,3 +144,15 @@ def test_status_lines_say_which_cluster_stopped_the_run_and_what_did_not_run():
                               {"prod-eu-1": ["p1"], "prod-us-1": ["p1"], "prod-us-2": ["p1"]},
                               {"prod-us-1": ("p1", "t")}, interrupted={"prod-us-1", "prod-us-2"})
     assert [line.split()[2] for line in lines] == ["ok", "FAILED", "STOPPED"]
+
+
+def test_statuses_are_data_for_a_report():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.waves import wave_statuses
+    rows, never = wave_statuses(PRODUCTION, ["prod-eu-1", "prod-us-1"], ["p1", "p2"], ["p1"],
+                                {"prod-eu-1": ["p1"]}, {"prod-eu-1": ("p1", "t")}, names={"p2": "Install"})
+    assert rows == [
+        {"host": "prod-eu-1", "wave": "canary", "status": "failed", "play": "p1", "task": "t", "stopped_by": []},
+        {"host": "prod-us-1", "wave": "wave1", "status": "not run", "play": None, "task": None,
+         "stopped_by": ["prod-eu-1"]},
+    ]
+    assert never == ["Install"]
