@@ -12,6 +12,10 @@ from . import prometheus
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m sandbox", description="Local Kubernetes + istiod sandbox on 127.0.0.1")
+    parser.add_argument("--cluster", default=None,
+                        help="a named sandbox beside the default one, with its own state folder (.sandbox-NAME) "
+                             "and ports (shifted by SANDBOX_CLUSTER_PORT_OFFSET, default 2000); default: "
+                             "SANDBOX_CLUSTER, else the default sandbox")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("build", help="build the binaries into the version-keyed cache").add_argument(
         "targets", nargs="*", default=["all"])
@@ -44,8 +48,8 @@ def main(argv=None):
     if args.command == "build":
         script = config.REPO_ROOT / "sandbox" / "build.sh"
         return subprocess.call(["bash", str(script)] + args.targets)
-    box = Sandbox()
     try:
+        box = Sandbox(cluster=args.cluster)
         if args.command == "up":
             box.up()
         elif args.command == "down":

@@ -51,9 +51,12 @@ AUDIT_POLICY = {
 
 
 class Sandbox:
-    def __init__(self, paths=None, ports=None, versions=None, out=print):
-        self.paths = paths or config.default_paths()
-        self.ports = ports or config.default_ports()
+    def __init__(self, paths=None, ports=None, versions=None, out=print, cluster=None):
+        """cluster: a named second (third, ...) sandbox with its own state folder and ports; None reads
+        SANDBOX_CLUSTER, "" is the default cluster."""
+        self.cluster = config.cluster_name(cluster)
+        self.paths = paths or config.default_paths(self.cluster)
+        self.ports = ports or config.default_ports(self.cluster)
         self.versions = versions or config.load_versions()
         self.out = out
 

@@ -1,6 +1,7 @@
 """Sandbox paths, ports and pinned versions."""
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,16 +72,34 @@ class Paths:
         return self.logs / "audit.log"
 
 
-def default_ports():
-    """Ports shifted by SANDBOX_PORT_SHIFT, so several sandboxes can run side by side."""
+CLUSTER_PORT_OFFSET = 2000  # a named cluster's ports: the default ones plus this (SANDBOX_CLUSTER_PORT_OFFSET)
+
+
+def cluster_name(name=None):
+    """The sandbox cluster to act on: the argument, else SANDBOX_CLUSTER; "" is the default cluster."""
+    name = os.environ.get("SANDBOX_CLUSTER", "") if name is None else name
+    if name and not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?", name):
+        raise ValueError(f"sandbox cluster name {name!r}: use lower-case letters, digits and '-' (e.g. second)")
+    return name or ""
+
+
+def default_ports(cluster=None):
+    """Ports shifted by SANDBOX_PORT_SHIFT, so several sandboxes can run side by side. A named cluster
+    (--cluster, SANDBOX_CLUSTER) is shifted again by SANDBOX_CLUSTER_PORT_OFFSET (default 2000)."""
     shift = int(os.environ.get("SANDBOX_PORT_SHIFT", "0") or 0)
+    if cluster_name(cluster):
+        shift += int(os.environ.get("SANDBOX_CLUSTER_PORT_OFFSET", "") or CLUSTER_PORT_OFFSET)
     base = Ports()
     return Ports(**{name: value + shift for name, value in vars(base).items()})
 
 
-def default_paths():
+def default_paths(cluster=None):
+    """State in .sandbox (or SANDBOX_STATE_DIR); a named cluster's in that folder's sibling .sandbox-<name>."""
     cache = Path(os.environ.get("ISTIO_RUNBOOKS_CACHE", Path.home() / ".cache" / "istio-runbooks"))
     state = Path(os.environ.get("SANDBOX_STATE_DIR", REPO_ROOT / ".sandbox"))
+    name = cluster_name(cluster)
+    if name:
+        state = state.with_name(f"{state.name}-{name}")
     return Paths(cache=cache, state=state)
 
 

@@ -181,3 +181,31 @@ def test_istiod_slots_never_take_a_control_plane_port(tmp_path):
     for i in range(30):
         ports = box.istiod_ports(box.istiod_offset("rev-%d" % i, record=True))
         assert not control_plane & set(ports.values()), ports
+
+
+def test_a_named_cluster_has_its_own_state_folder_and_ports(monkeypatch, tmp_path):
+    monkeypatch.setenv("SANDBOX_PORT_SHIFT", "5000")
+    monkeypatch.delenv("SANDBOX_CLUSTER_PORT_OFFSET", raising=False)
+    monkeypatch.setenv("SANDBOX_STATE_DIR", str(tmp_path / ".sandbox"))
+    monkeypatch.delenv("SANDBOX_CLUSTER", raising=False)
+    default, second = config.default_ports(), config.default_ports("second")
+    assert default.apiserver == 21443 and second.apiserver == 23443
+    assert set(vars(default).values()).isdisjoint(vars(second).values())
+    assert config.default_paths().state == tmp_path / ".sandbox"
+    assert config.default_paths("second").state == tmp_path / ".sandbox-second"
+    monkeypatch.setenv("SANDBOX_CLUSTER", "second")  # what the inventory hooks set
+    assert config.default_paths().state == tmp_path / ".sandbox-second"
+    assert config.default_ports().etcd_client == 23790 + 7000
+    assert config.default_paths("").state == tmp_path / ".sandbox"  # "" is the default cluster
+    monkeypatch.setenv("SANDBOX_CLUSTER_PORT_OFFSET", "3000")
+    assert config.default_ports("third").apiserver == 16443 + 8000
+
+
+def test_a_cluster_name_that_is_no_folder_suffix_is_refused():
+    for bad in ("../x", "Second", "a b", "-x"):
+        try:
+            config.cluster_name(bad)
+        except ValueError as exc:
+            assert "sandbox cluster name" in str(exc)
+        else:
+            raise AssertionError(bad)
