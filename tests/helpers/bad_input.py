@@ -20,6 +20,10 @@ KINDS = [
     (("_interval", "_retention"), [("not a duration", "fifteen seconds"), ("zero", "0s")]),
     (("_query",), [("unbalanced brackets", "sum(rate(istio_requests_total[1m])")]),
     (("_command",), [("missing program", "/nonexistent/bad-input-check; rm -rf /")]),
+    (("_ticket_id",), [("malformed ticket", "CHG12; rm -rf /")]),
+    (("_pattern",), [("not a regular expression", "^CHG[0-9")]),
+    (("_runbook",), [("injection", "default; rm -rf /")]),
+    (("_prefix",), [("not a DNS subdomain", "Istio Runbooks!")]),
 ]
 # upper bounds of numbers by name ending: a percentage, a rate from 0 to 1
 UPPER_BOUNDS = [(("_percent", "_sampling"), 101), (("_rate",), 1.5)]
