@@ -63,8 +63,10 @@ def _from_diff(diff, ref=None):
 
 def changes_of(result):
     """The objects a changed task result created, changed, deleted or restarted: [{ref, action, before, after}]."""
-    if not isinstance(result, dict) or result.get("censored"):
+    if not isinstance(result, dict):
         return []
+    if result.get("censored"):  # no_log (Secrets): that it changed, never what
+        return [{"ref": "(hidden: no_log)", "action": "change", "before": None, "after": None}] if result.get("changed") else []
     found = []
     for item in result.get("results") or []:  # a loop
         if isinstance(item, dict) and item.get("changed"):

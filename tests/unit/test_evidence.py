@@ -20,7 +20,8 @@ def test_changes_from_apply_objects_k8s_diffs_and_rollout_restart():
     restarted = {"changed": True, "restarted": [{"kind": "Deployment", "namespace": "shop", "name": "cart",
                                                  "outcome": "restarted", "reason": "no sidecar"}]}
     assert [r["ref"] for r in evidence.changes_of(restarted)] == ["shop/Deployment/cart"]
-    assert evidence.changes_of({"censored": "the output has been hidden", "changed": True}) == []
+    assert evidence.changes_of({"censored": "the output has been hidden", "changed": True}) == [
+        {"ref": "(hidden: no_log)", "action": "change", "before": None, "after": None}]
 
 
 def test_secret_data_never_reaches_the_report():
