@@ -132,13 +132,14 @@ def markdown(report):
     lines = ["# Evidence: %s" % report.get("runbook"), ""]
     lines += ["- change: %s %s" % (report.get("change_id") or "(none)", report.get("change_url") or ""),
               "- mode: %s" % ("plan (--check, nothing written)" if report.get("check_mode") else "run"),
-              "- started: %s, finished: %s (%.1f s)" % (report.get("started"), report.get("finished"),
-                                                       report.get("seconds") or 0), ""]
+              "- started: %s, finished: %s (%.1f s)" % (
+                  report.get("started"), report.get("finished"), report.get("seconds") or 0), ""]
     lines += ["## Status per cluster", "", "| cluster | status | ok | changed | failed | unreachable |", "|---|---|---|---|---|---|"]
     for host, entry in sorted(report.get("hosts", {}).items()):
         stats = entry.get("stats") or {}
-        lines.append("| %s | %s | %s | %s | %s | %s |" % (host, entry.get("status"), stats.get("ok", 0), stats.get("changed", 0),
-                                                         stats.get("failures", 0), stats.get("unreachable", 0)))
+        lines.append("| %s | %s | %s | %s | %s | %s |" % (
+            host, entry.get("status"), stats.get("ok", 0), stats.get("changed", 0), stats.get("failures", 0),
+            stats.get("unreachable", 0)))
     lines += ["", "## Inputs (secrets redacted)", "", _code(report.get("inputs") or {}), ""]
     title = "Planned changes" if report.get("check_mode") else "Objects changed"
     lines += ["## %s" % title, ""]
