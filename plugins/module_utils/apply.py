@@ -11,6 +11,7 @@ import json
 import re
 from decimal import Decimal, InvalidOperation
 
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.change import annotated, is_ticket_annotation
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import meta as object_meta
 
 _QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
@@ -145,6 +146,39 @@ def for_diff(obj):
     return clean
 
 
+def _value_at(obj, path):
+    """The value at a differences() path ('.spec.ports[0].port'), or None."""
+    value = obj
+    for part in re.findall(r"\.([^.\[]+)|\[(\d+|[^\]]+)\]", path):
+        key, index = part
+        if isinstance(value, dict) and key:
+            value = value.get(key)
+        elif isinstance(value, list) and index.isdigit() and int(index) < len(value):
+            value = value[int(index)]
+        else:
+            return None
+    return value
+
+
+def _summary(value, limit):
+    text = json.dumps(value, sort_keys=True, default=str)
+    return value if len(text) <= limit else "<%d characters, left out>" % len(text)
+
+
+def change_record(entry, limit=8192):
+    """One applied change for reports: ref, action, and before/after (for an update only the paths that
+    differed; a value longer than limit characters is summarized)."""
+    record = {"ref": entry["ref"], "action": entry["action"]}
+    before, after = for_diff(entry.get("before")), for_diff(entry.get("after"))
+    if entry["action"] == "update" and entry.get("paths"):
+        record["before"] = dict((p, _summary(_value_at(before, p), limit)) for p in entry["paths"])
+        record["after"] = dict((p, _summary(_value_at(after, p), limit)) for p in entry["paths"])
+    else:
+        record["before"] = _summary(before, limit) if before else None
+        record["after"] = _summary(after, limit) if after else None
+    return record
+
+
 def object_ref(obj):
     """'namespace/Kind/name' (or 'Kind/name'): how apply_objects names an object in its results."""
     meta = object_meta(obj)
@@ -161,11 +195,29 @@ def apply_body(obj):
     return text.encode("utf-8")
 
 
+def without_ticket_fields(fields, annotations=None):
+    """A fieldsV1 tree without the ticket annotations (a previous run's change-id, runbook, time): a later
+    manifest without them does not differ because of them."""
+    owned = ((fields.get("f:metadata") or {}).get("f:annotations")) if isinstance(fields, dict) else None
+    if not owned:
+        return fields
+    kept = dict((k, v) for k, v in owned.items()
+                if not (k.startswith("f:") and (k[2:] in (annotations or {}) or is_ticket_annotation(k[2:]))))
+    meta = dict(fields["f:metadata"])
+    if kept:
+        meta["f:annotations"] = kept
+    else:
+        meta.pop("f:annotations")
+    return dict(fields, **{"f:metadata": meta})
+
+
 class BatchApplier(object):
     """Server-side apply of many objects: one list per kind and namespace, a write only where needed."""
 
-    def __init__(self, dynamic_client, field_manager="istio-runbooks", force_conflicts=True, check_mode=False):
+    def __init__(self, dynamic_client, field_manager="istio-runbooks", force_conflicts=True, check_mode=False,
+                 annotations=None):
         self.client = dynamic_client
+        self.annotations = annotations or {}
         self.field_manager = field_manager
         self.force_conflicts = force_conflicts
         self.check_mode = check_mode
@@ -225,6 +277,7 @@ class BatchApplier(object):
             else:
                 paths = differences(obj, live)
                 for fields in owned_fields(live, self.field_manager):
+                    fields = without_ticket_fields(fields, self.annotations)
                     paths += [p for p in dropped_fields(obj, fields) if p not in paths]
                 action = "update" if paths else "none"
             planned.append({"object": obj, "action": action, "live": live, "paths": paths,
@@ -241,13 +294,14 @@ class BatchApplier(object):
                 results.append(entry)
                 continue
             if self.check_mode and (item.get("unknown_kind") or item.get("namespace_pending")):
-                entry["after"] = obj  # a dry run cannot reach a kind or namespace this batch only creates
+                entry["after"] = annotated(obj, self.annotations)  # a dry run cannot reach a kind or namespace this batch only creates
                 results.append(entry)
                 continue
             try:
                 resource = self._resource(obj)
                 self.api_calls += 1
-                entry["after"] = self._server_side_apply(resource, obj).to_dict()
+                # the ticket annotations go only on objects written anyway, and no comparison looks at them
+                entry["after"] = self._server_side_apply(resource, annotated(obj, self.annotations)).to_dict()
             except Exception as exc:  # pylint: disable=broad-except
                 reason = getattr(exc, "body", None) or str(exc)
                 return results, {"ref": entry["ref"], "action": item["action"], "reason": reason}

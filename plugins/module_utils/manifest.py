@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.change import plain_annotations
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import (  # noqa: F401 (re-exported)
     INJECTION_LABELS,
     REV_LABEL,
@@ -157,9 +158,11 @@ def backup_differences(backup, live):
         for field in ("spec", "data"):
             if want.get(field) != have.get(field):
                 problems.append("%s %s/%s: %s differs" % (key[1], key[2], key[3], field))
-        for field in ("labels", "annotations"):
-            if (want["metadata"].get(field) or {}) != (have["metadata"].get(field) or {}):
-                problems.append("%s %s/%s: metadata.%s differs" % (key[1], key[2], key[3], field))
+        if (want["metadata"].get("labels") or {}) != (have["metadata"].get("labels") or {}):
+            problems.append("%s %s/%s: metadata.labels differs" % (key[1], key[2], key[3]))
+        # the change ticket annotations record who wrote an object last: never a difference
+        if plain_annotations(want["metadata"]) != plain_annotations(have["metadata"]):
+            problems.append("%s %s/%s: metadata.annotations differs" % (key[1], key[2], key[3]))
     return problems
 
 

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.change import plain_annotations
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import (
     labels_match as _matches,
     meta as _meta,
@@ -219,7 +220,7 @@ def revert_plan(snapshot, live):
     delete = [have[k] for k in sorted(have) if k not in want and k[0] == "PeerAuthentication"]
     put = [want[k] for k in sorted(want) if k not in have or have[k].get("spec") != want[k].get("spec")
            or (_meta(have[k]).get("labels") or {}) != (_meta(want[k]).get("labels") or {})
-           or (_meta(have[k]).get("annotations") or {}) != (_meta(want[k]).get("annotations") or {})]
+           or plain_annotations(_meta(have[k])) != plain_annotations(_meta(want[k]))]
     return {"delete": delete, "put": put}
 
 

@@ -109,8 +109,12 @@ def never_completes(workload):
     return None
 
 
-def restart_patch(stamp):
-    return {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
+def restart_patch(stamp, annotations=None):
+    """The restart: the pod template's restartedAt stamp, and the ticket annotations on the workload itself."""
+    patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
+    if annotations:
+        patch["metadata"] = {"annotations": dict(annotations)}
+    return patch
 
 
 def current_stamp(workload):
@@ -224,12 +228,13 @@ class RolloutRestarter(object):
 
     def __init__(self, api, kinds=KINDS, namespaces=None, names=None, label_selector=None, only_if="always",
                  revision=None, concurrency=10, batch_size=50, timeout=300, poll_interval=1.0, undo_on_failure=False,
-                 wait=True, check_mode=False, clock=time.monotonic, sleep=time.sleep, stamp=None):
+                 wait=True, check_mode=False, clock=time.monotonic, sleep=time.sleep, stamp=None, annotations=None):
         self.api, self.kinds, self.namespaces = api, list(kinds or KINDS), list(namespaces or [])
         self.names, self.label_selector, self.only_if, self.revision = list(names or []), label_selector, only_if, revision
         self.concurrency, self.batch_size, self.timeout = concurrency, batch_size, timeout
         self.poll_interval, self.undo_on_failure, self.wait, self.check_mode = poll_interval, undo_on_failure, wait, check_mode
         self.clock, self.sleep, self.stamp = clock, sleep, stamp or now_stamp()
+        self.annotations = dict(annotations or {})
         self.api_calls = 0
         self.result = None
         self.in_flight = {}
@@ -450,7 +455,7 @@ class RolloutRestarter(object):
         meta = _meta(workload)
         self.api_calls += 1
         try:
-            patched = self.api.patch(workload["kind"], meta.get("namespace"), meta.get("name"), restart_patch(self.stamp))
+            patched = self.api.patch(workload["kind"], meta.get("namespace"), meta.get("name"), restart_patch(self.stamp, self.annotations))
         except ApiCallError as exc:
             entry = self._entry(workload, p["reason"])
             entry.update({"outcome": "failed", "patched": False, "undone": False, "new_revision": None, "duration": 0,

@@ -14,6 +14,8 @@ import hashlib
 import json
 import re
 
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.change import plain_annotations
+
 NETWORKING = "networking.istio.io/v1"
 ENVOY_FILTER = "networking.istio.io/v1alpha3"
 SECURITY = "security.istio.io/v1"
@@ -557,6 +559,6 @@ def revert_plan(snapshot, live):
         before, now = want[key], have.get(key)
         meta_b, meta_n = before.get("metadata") or {}, (now or {}).get("metadata") or {}
         if now is None or before.get("spec") != now.get("spec") or (meta_b.get("labels") or {}) != (meta_n.get("labels") or {}) \
-                or (meta_b.get("annotations") or {}) != (meta_n.get("annotations") or {}):
+                or plain_annotations(meta_b) != plain_annotations(meta_n):
             put.append(before)
     return {"delete": delete, "put": put}

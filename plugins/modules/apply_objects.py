@@ -40,6 +40,14 @@ options:
     description: Take over fields another manager owns (as C(kubectl apply --server-side --force-conflicts)).
     type: bool
     default: true
+  annotations:
+    description:
+      - Annotations added to every object this call writes (the change ticket, the runbook, the time), never to
+        an object that already matches. Comparisons ignore them, and ticket annotations (C(istio-runbooks.io/change-id),
+        C(change-url), C(runbook), C(changed-at)) a previous run wrote are not differences.
+      - Runbooks pass them once through C(module_defaults) from the C(change_ticket) role's C(change_ticket_annotations).
+    type: dict
+    default: {}
 requirements:
   - kubernetes >= 24.2.0
 notes:
@@ -75,6 +83,16 @@ unchanged:
   returned: always
   type: int
   sample: 40
+changes:
+  description:
+    - Each object created or updated (or that would be, in check mode) with its state before and after; for an
+      update only the paths that differed. Values longer than 8192 characters are summarized. The evidence report
+      lists these.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{ref: istio-system/PeerAuthentication/default, action: update, before: {.spec.mtls.mode: PERMISSIVE},
+            after: {.spec.mtls.mode: STRICT}}]
 api_calls:
   description: API requests the module made (lists and applies).
   returned: always
@@ -88,7 +106,7 @@ failed_object:
 """
 
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-from ansible_collections.istio_runbooks.mesh.plugins.module_utils.apply import BatchApplier, for_diff
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.apply import BatchApplier, change_record, for_diff
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import connect
 
 
@@ -98,14 +116,15 @@ def main():
     spec = dict(AUTH_ARG_SPEC)
     spec.update(definitions=dict(type="list", elements="dict", required=True),
                 field_manager=dict(type="str", default="istio-runbooks"),
-                force_conflicts=dict(type="bool", default=True))
+                force_conflicts=dict(type="bool", default=True),
+                annotations=dict(type="dict", default={}))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     bad = [i for i, obj in enumerate(module.params["definitions"])
            if not obj.get("apiVersion") or not obj.get("kind") or not (obj.get("metadata") or {}).get("name")]
     if bad:
         module.fail_json(msg="definitions %s lack apiVersion, kind or metadata.name" % bad)
     applier = BatchApplier(connect(module).client, module.params["field_manager"], module.params["force_conflicts"],
-                           module.check_mode)
+                           module.check_mode, dict((k, str(v)) for k, v in module.params["annotations"].items()))
     try:
         results, failure = applier.apply(module.params["definitions"])
     except Exception as exc:  # pylint: disable=broad-except
@@ -113,7 +132,8 @@ def main():
     changed = [r for r in results if r["action"] != "none"]
     result = dict(changed=bool(changed), created=[r["ref"] for r in changed if r["action"] == "create"],
                   updated=[{"ref": r["ref"], "paths": r["paths"]} for r in changed if r["action"] == "update"],
-                  unchanged=len(results) - len(changed), api_calls=applier.api_calls)
+                  unchanged=len(results) - len(changed), api_calls=applier.api_calls,
+                  changes=[change_record(r) for r in changed])
     if module._diff and changed:
         result["diff"] = [{"before_header": r["ref"], "after_header": r["ref"], "before": for_diff(r["before"]),
                            "after": for_diff(r["after"])} for r in changed]

@@ -96,6 +96,12 @@ options:
     description: Put the pod template of a failed rollout back, so the controller returns to the previous revision.
     type: bool
     default: false
+  annotations:
+    description:
+      - Annotations added to each restarted workload's own metadata in the same patch (the change ticket, the
+        runbook, the time); runbooks pass them through C(module_defaults). Workloads not restarted are not touched.
+    type: dict
+    default: {}
 requirements:
   - kubernetes >= 24.2.0
 notes:
@@ -228,6 +234,7 @@ def argument_spec():
         poll_interval=dict(type="float", default=1.0),
         wait=dict(type="bool", default=True),
         undo_on_failure=dict(type="bool", default=False),
+        annotations=dict(type="dict", default={}),
     )
     return spec
 
@@ -242,7 +249,7 @@ def main():
         label_selector=params["label_selector"], only_if=params["only_if"], revision=params["revision"],
         concurrency=params["concurrency"], batch_size=params["batch_size"], timeout=params["timeout"],
         poll_interval=params["poll_interval"], wait=params["wait"], undo_on_failure=params["undo_on_failure"],
-        check_mode=module.check_mode)
+        check_mode=module.check_mode, annotations=dict((k, str(v)) for k, v in params["annotations"].items()))
     try:
         restarter.validate()
         restarter.api = connect(module)

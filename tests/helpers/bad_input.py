@@ -22,6 +22,10 @@ KINDS = [
     (("_command",), [("missing program", "/nonexistent/bad-input-check; rm -rf /")]),
     (("_user",), [("not a user name", "admin; rm -rf /")]),
     (("_password",), [("too short", "admin")]),
+    (("_ticket_id",), [("malformed ticket", "CHG12; rm -rf /")]),
+    (("_pattern",), [("not a regular expression", "^CHG[0-9")]),
+    (("_runbook",), [("injection", "default; rm -rf /")]),
+    (("_prefix",), [("not a DNS subdomain", "Istio Runbooks!")]),
 ]
 # upper bounds of numbers by name ending: a percentage, a rate from 0 to 1
 UPPER_BOUNDS = [(("_percent", "_sampling"), 101), (("_rate",), 1.5)]

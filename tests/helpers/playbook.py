@@ -3,7 +3,7 @@ import os
 import tempfile
 from pathlib import Path
 
-import ansible_runner
+from istio_runbooks.run import execute
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,30 +34,14 @@ class Run:
 
 
 def run_playbook(playbook, extra_vars=None, check=False, diff=False, tags=None, inventory=None, timeout=None,
-                 private_data_dir=None):
+                 private_data_dir=None, ident=None, evidence_dir=None):
     """timeout: seconds before ansible-runner stops the run (a hang fails the test instead of blocking it).
-    private_data_dir: keep the runner's folder (artifacts, job events) there instead of a temporary one."""
-    cmdline = []
-    if check:
-        cmdline.append("--check")
-    if diff:
-        cmdline.append("--diff")
-    if tags:
-        cmdline += ["--tags", tags]
+    private_data_dir: keep the runner's folder (artifacts, job events) there instead of a temporary one.
+    The same ansible-runner call as the user's entry point, python -m istio_runbooks.run."""
     with tempfile.TemporaryDirectory(prefix="runner-") as private:
         if private_data_dir:
             os.makedirs(private_data_dir, exist_ok=True)
             private = str(private_data_dir)
-        runner = ansible_runner.run(
-            private_data_dir=private,
-            project_dir=str(ROOT),
-            playbook=str(ROOT / playbook),
-            inventory=str(ROOT / (inventory or "inventories/sandbox/hosts.yml")),
-            extravars=extra_vars or {},
-            cmdline=" ".join(cmdline) or None,
-            envvars={"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1",
-                     "PATH": os.environ["PATH"]},
-            quiet=True,
-            timeout=timeout,
-        )
+        runner = execute(playbook, extra_vars, check=check, diff=diff, tags=tags, inventory=inventory,
+                         timeout=timeout, private_data_dir=private, ident=ident, evidence_dir=evidence_dir)
         return Run(runner)

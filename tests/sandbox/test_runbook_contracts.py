@@ -133,11 +133,12 @@ def peer_authentication(namespace, mode, name="default"):
 
 def artifacts_state():
     """Local state a dry run must leave alone (backups, pointers, snapshots, upgrade state), with mtimes.
-    The install plan (artifacts/<cluster>/istio_install/) is the dry run's output, so it is not in here."""
+    The install plan (artifacts/<cluster>/istio_install/) and the evidence report (artifacts/<cluster>/evidence/, the
+    plan of the change ticket) are the dry run's output, so they are not in here."""
     found = {}
     for base in [ROOT / "artifacts"]:
         for path in base.rglob("*") if base.exists() else []:
-            if path.is_file() and not {"bin", "istio_install"} & set(path.parts):
+            if path.is_file() and not {"bin", "istio_install", "evidence"} & set(path.parts):
                 found[str(path)] = path.stat().st_mtime
     return found
 

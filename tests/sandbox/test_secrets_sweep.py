@@ -1,6 +1,6 @@
 """Secrets stay out of every output: a run with a bearer-token kubeconfig, a gateway TLS Secret and the mesh CA
 in play (backup, then a restore plan with --diff that would replace both) prints neither the token nor a Secret
-value in stdout, job events, runner artifacts or the backup's other files; secrets.yaml is 0600."""
+value in stdout, job events, runner artifacts, the evidence reports or the backup's other files; secrets.yaml is 0600."""
 import base64
 import os
 import secrets
@@ -70,9 +70,10 @@ def folder_text(path):
 def test_token_tls_key_and_ca_never_appear_in_outputs(automation, api_client, tmp_path):
     values = {k: automation[k] for k in ("token", "tls_key", "ca_key")}
     backups = tmp_path / "backups"
-    connection = {"mesh_cluster_kubeconfig": automation["kubeconfig"], "istio_backup_dir": str(backups)}
+    connection = {"mesh_cluster_kubeconfig": automation["kubeconfig"], "istio_backup_dir": str(backups),
+                  "change_id": "CHG0000042", "change_ticket_evidence_dir": str(tmp_path / "evidence-cluster")}
     backup = run_playbook("tests/sandbox/playbooks/backup.yml", connection, diff=True,
-                          private_data_dir=tmp_path / "runner-backup")
+                          private_data_dir=tmp_path / "runner-backup", evidence_dir=tmp_path / "evidence-backup")
     assert backup.rc == 0, backup.stdout[-3000:]
 
     [folder] = [p for p in backups.iterdir() if p.is_dir()]
@@ -86,7 +87,8 @@ def test_token_tls_key_and_ca_never_appear_in_outputs(automation, api_client, tm
     client.CoreV1Api(api_client).patch_namespaced_secret("sweep-gateway-cert", NS, {"data": {"tls.key": b64(new_key)}})
     values["new_tls_key"] = new_key
     restore = run_playbook("playbooks/restore.yml", dict(connection, istio_backup_replace_secrets=True),
-                           check=True, diff=True, private_data_dir=tmp_path / "runner-restore")
+                           check=True, diff=True, private_data_dir=tmp_path / "runner-restore",
+                           evidence_dir=tmp_path / "evidence-restore")
     assert restore.rc == 0, restore.stdout[-3000:]
     assert restore.changed > 0, "the plan reached the Secret it would replace"
 
@@ -95,6 +97,12 @@ def test_token_tls_key_and_ca_never_appear_in_outputs(automation, api_client, tm
         assert leaks(repr(run.events), values) == [], "%s job events hold a secret" % name
     for runner_dir in ("runner-backup", "runner-restore"):
         assert leaks(folder_text(tmp_path / runner_dir / "artifacts"), values) == [], "%s artifacts hold a secret" % runner_dir
+    # the evidence reports: the runner's copy of each run, and the cluster's copy of the restore plan
+    for report_dir in ("evidence-backup", "evidence-restore", "evidence-cluster"):
+        text = folder_text(tmp_path / report_dir)
+        assert "report.json" in str(list((tmp_path / report_dir).rglob("report.json"))), "%s: no report" % report_dir
+        assert leaks(text, values) == [], "the %s report holds a secret" % report_dir
+    assert "(hidden: no_log)" in folder_text(tmp_path / "evidence-restore"), "the plan says a no_log task changes Secrets"
     others = "\n".join(p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file() and p != secret_file)
     assert leaks(others, values) == [], "a backup file other than secrets.yaml holds a secret"
     assert leaks(held, {"token": automation["token"]}) == []

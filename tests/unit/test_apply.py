@@ -194,3 +194,46 @@ def test_characters_beyond_the_bmp_are_sent_as_utf8_not_surrogate_escapes():
     assert failure is None and [r["action"] for r in results] == ["create"]
     assert sent[0][:2] == ("patch", "/api/v1/namespaces/ns/configmaps/dash") and sent[0][2] == body
     assert sent[0][3] == "application/apply-patch+yaml" and sent[0][4]["dry_run"] == "All"
+
+
+# ---- change ticket annotations ---------------------------------------------------------------------------
+def test_ticket_annotations_a_previous_run_wrote_are_not_differences():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.apply import dropped_fields, without_ticket_fields
+    fields = {"f:metadata": {"f:annotations": {"f:istio-runbooks.io/change-id": {}, "f:istio-runbooks.io/changed-at": {}}},
+              "f:spec": {"f:mode": {}}}
+    desired = {"metadata": {"name": "a"}, "spec": {"mode": "STRICT"}}
+    assert dropped_fields(desired, fields) == [".metadata.annotations"]
+    assert dropped_fields(desired, without_ticket_fields(fields)) == []
+    kept = {"f:metadata": {"f:annotations": {"f:team": {}, "f:istio-runbooks.io/runbook": {}}}}
+    assert dropped_fields(desired, without_ticket_fields(kept)) == [".metadata.annotations"]
+
+
+def test_change_record_keeps_only_the_paths_that_differed():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.apply import change_record
+    before = {"kind": "PeerAuthentication", "metadata": {"name": "default", "resourceVersion": "1"},
+              "spec": {"mtls": {"mode": "PERMISSIVE"}, "selector": {"app": "a"}}}
+    after = {"kind": "PeerAuthentication", "metadata": {"name": "default"}, "spec": {"mtls": {"mode": "STRICT"},
+                                                                                   "selector": {"app": "a"}}}
+    record = change_record({"ref": "PeerAuthentication/default", "action": "update", "paths": [".spec.mtls.mode"],
+                            "before": before, "after": after})
+    assert record == {"ref": "PeerAuthentication/default", "action": "update",
+                      "before": {".spec.mtls.mode": "PERMISSIVE"}, "after": {".spec.mtls.mode": "STRICT"}}
+    big = change_record({"ref": "x", "action": "create", "paths": [], "before": None,
+                         "after": {"kind": "CustomResourceDefinition", "spec": {"x": "y" * 9000}}}, limit=100)
+    assert big["before"] is None and "left out" in big["after"]
+
+
+def test_annotations_go_only_on_written_objects_and_do_not_make_a_difference():
+    ticket = {"istio-runbooks.io/change-id": "CHG0012345", "istio-runbooks.io/changed-at": "2026-11-26T10:00:00Z"}
+    earlier = dict(_cm("same", "1"), metadata={"name": "same", "namespace": "ns", "annotations": {
+        "istio-runbooks.io/change-id": "CHG0000001"}, "managedFields": [_owned({"f:metadata": {"f:annotations": {
+            "f:istio-runbooks.io/change-id": {}}}, "f:data": {"f:v": {}}})]})
+    client = FakeClient([earlier, _cm("old", "1")])
+    results, failure = BatchApplier(client, annotations=ticket).apply([_cm("same", "1"), _cm("old", "2"), _cm("new", "1")])
+    assert failure is None
+    assert [(r["ref"], r["action"]) for r in results] == [
+        ("ns/ConfigMap/same", "none"), ("ns/ConfigMap/old", "update"), ("ns/ConfigMap/new", "create")]
+    assert [c[2] for c in client.calls if c[0] == "apply"] == ["old", "new"]
+    for written in results[1:]:
+        assert written["after"]["metadata"]["annotations"] == ticket
+    assert results[1]["paths"] == [".data.v"], "the annotations are not among the differences"

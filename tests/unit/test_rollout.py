@@ -506,3 +506,11 @@ def test_a_replica_failure_that_is_not_a_webhook_waits_for_the_timeout():
     api.replica_failure[("a", "d0")] = 'pods "d0-x" is forbidden: exceeded quota: one-pod, requested: pods=1'
     result = restarter(api, timeout=5).run()
     assert result["failed"][0]["detail"].startswith("timeout after 5s")
+
+
+def test_restart_patch_carries_the_ticket_annotations_on_the_workload():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import restart_patch
+    assert "metadata" not in restart_patch("2026-11-26T10:00:00Z")
+    patch = restart_patch("2026-11-26T10:00:00Z", {"istio-runbooks.io/change-id": "CHG0012345"})
+    assert patch["metadata"] == {"annotations": {"istio-runbooks.io/change-id": "CHG0012345"}}
+    assert patch["spec"]["template"]["metadata"]["annotations"] == {"kubectl.kubernetes.io/restartedAt": "2026-11-26T10:00:00Z"}

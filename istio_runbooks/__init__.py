@@ -1,0 +1,1 @@
+"""Entry points of the istio-runbooks project (python -m istio_runbooks.run)."""
