@@ -10,9 +10,9 @@ __metaclass__ = type
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils import drift
 
 
-def drift_input_errors(checks, desired):
+def drift_input_errors(checks, desired, version=""):
     """Bad desired state or checks, each naming the variable and the fix."""
-    return drift.input_errors(checks, desired)
+    return drift.input_errors(checks, desired, version)
 
 
 def mesh_drift(mesh, checks, desired, addon_deployments=None):

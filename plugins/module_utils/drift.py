@@ -8,6 +8,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 CHECKS = ("version", "injection", "mtls", "addons")
 MODES = ("STRICT", "PERMISSIVE", "DISABLE")
 ADDON_LABEL = "istio-runbooks.io/addon"
@@ -128,9 +130,15 @@ def addons_drift(desired, addon_deployments):
     return found
 
 
-def input_errors(checks, desired):
-    """Bad desired state, each naming the variable and the fix."""
+VERSION = re.compile(r"^[0-9]+\.[0-9]+(\.[0-9]+)?([-+][0-9A-Za-z.-]+)?$")
+
+
+def input_errors(checks, desired, version=""):
+    """Bad desired state, each naming the variable and the fix. version: mesh_drift_istio_version as given."""
     errors = []
+    if version and not VERSION.match(str(version)):
+        errors.append("mesh_drift_istio_version takes an Istio version such as 1.27.3 (got %r), or \"\" for the "
+                      "inventory's" % (version,))
     unknown = sorted(set(checks or []) - set(CHECKS))
     if unknown:
         errors.append("mesh_drift_checks names %s: give any of %s" % (", ".join(unknown), ", ".join(CHECKS)))

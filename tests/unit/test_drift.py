@@ -97,3 +97,9 @@ def test_input_errors_name_the_variable():
     assert input_errors([], {"mtls": {"mode": "STRICTT", "namespaces": {"shop": "OFF"}}}) == [
         'mesh_drift_mtls_mode is STRICTT: give one of STRICT, PERMISSIVE, DISABLE, or "" to skip',
         "mesh_drift_mtls_namespaces[shop] is OFF: give one of STRICT, PERMISSIVE, DISABLE"]
+
+
+def test_version_override_must_be_a_version():
+    assert input_errors([], {}, "1.31.0") == [] and input_errors([], {}, "") == []
+    assert input_errors([], {}, "1.31; rm -rf /") == [
+        "mesh_drift_istio_version takes an Istio version such as 1.27.3 (got '1.31; rm -rf /'), or \"\" for the inventory's"]
