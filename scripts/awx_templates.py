@@ -6,6 +6,7 @@ variables the playbook pins; and the schedules of awx/runbooks.yml.
     python scripts/awx_templates.py            # write awx/job_templates.yml
     python scripts/awx_templates.py --check    # exit 1 when the committed file differs from a fresh one
 """
+import functools
 import sys
 from pathlib import Path
 
@@ -61,11 +62,13 @@ def invoked_roles(playbook):
     return found
 
 
+@functools.lru_cache(maxsize=None)
 def argument_spec(role, entry="main"):
     specs = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())["argument_specs"]
     return specs[entry].get("options") or {}
 
 
+@functools.lru_cache(maxsize=None)
 def role_defaults(role):
     path = ROOT / "roles" / role / "defaults" / "main.yml"
     return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
@@ -128,6 +131,7 @@ def question(name, option, description=None):
     return entry
 
 
+@functools.lru_cache(maxsize=None)
 def inventory_variables(inventory="inventories/production"):
     """Variables the inventory sets (group_vars, host_vars): a survey answer would override them."""
     found = {}
@@ -177,7 +181,10 @@ def _header(playbook):
         if not line.startswith("#") or not line.strip("# "):
             break
         lines.append(line.lstrip("# ").strip())
-    return " ".join(lines)[:400]
+    text = " ".join(lines)
+    if len(text) > 400:  # whole sentences up to 400 characters (AWX shows the description in lists)
+        text = text[:400].rsplit(". ", 1)[0] + "."
+    return text
 
 
 def templates(config):
@@ -204,11 +211,18 @@ def schedules(config, found):
              "unified_job_template": by_playbook[s["runbook"]]} for s in config.get("schedules") or []]
 
 
+class _Dumper(yaml.SafeDumper):
+    """Block sequences indented under their key, as yamllint (ansible-lint) wants them."""
+
+    def increase_indent(self, flow=False, indentless=False):
+        return super().increase_indent(flow, False)
+
+
 def render():
     config = yaml.safe_load(CONFIG.read_text())
     found = templates(config)
     data = {"job_templates": found, "schedules": schedules(config, found)}
-    return HEADER + "---\n" + yaml.safe_dump(data, sort_keys=False, width=120, allow_unicode=True)
+    return HEADER + "---\n" + yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=120, allow_unicode=True)
 
 
 def main(argv):

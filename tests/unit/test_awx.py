@@ -1,5 +1,6 @@
 """The repository as an AWX project: job templates and surveys generated from the roles' argument specs and
 committed as generated, each survey checked against the specs, and requirements.yml resolving."""
+import functools
 import importlib.util
 import json
 import re
@@ -21,8 +22,9 @@ CARRIES = {"str": {"text", "password", "multiplechoice"}, "path": {"text", "mult
            "float": {"float"}, "bool": {"multiplechoice"}, "list": {"multiselect"}}
 
 
+@functools.lru_cache(maxsize=None)
 def committed():
-    return yaml.safe_load((ROOT / "awx" / "job_templates.yml").read_text())
+    return yaml.load((ROOT / "awx" / "job_templates.yml").read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def config():
