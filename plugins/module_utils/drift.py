@@ -172,8 +172,9 @@ def mesh_drift(checks, desired, mesh, addon_deployments=None):
         drifts += runners[check]()
     if drifts:
         variables = sorted(set(d["variable"] for d in drifts))
-        summary = "%d drifts from the inventory (%s): %s" % (len(drifts), ", ".join(variables),
-                                                              "; ".join(d["message"] for d in drifts))
+        messages = "; ".join(d["message"] for d in drifts)
+        summary = "%d drift%s from the inventory (%s): %s" % (len(drifts), "s" if len(drifts) > 1 else "",
+                                                           ", ".join(variables), messages)
     else:
         summary = "No drift: the cluster matches the inventory (%s)" % ", ".join(checked)
     return {"drifts": drifts, "checked": checked, "drifted": bool(drifts), "summary": summary}
