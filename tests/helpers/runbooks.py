@@ -4,11 +4,14 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+# Playbooks in playbooks/ that configure the automation controller (AWX), not a cluster: no runbook contract.
+CONTROLLER_PLAYBOOKS = {"playbooks/awx-configure.yml"}
 
 
 def runbooks():
-    """site.yml and every file in playbooks/, as paths relative to the repository."""
-    return ["site.yml"] + sorted("playbooks/" + p.name for p in (ROOT / "playbooks").glob("*.yml"))
+    """site.yml and every file in playbooks/ that runs against the clusters, as paths relative to the repository."""
+    return ["site.yml"] + sorted("playbooks/" + p.name for p in (ROOT / "playbooks").glob("*.yml")
+                                 if "playbooks/" + p.name not in CONTROLLER_PLAYBOOKS)
 
 
 def _imports(playbook):

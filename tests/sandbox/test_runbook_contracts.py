@@ -78,9 +78,12 @@ INPUTS = {
                                "mesh_gateways_api": "gateway_api",
                                "mesh_gateways_listeners": [{"name": "contract", "namespace": NS, "service": "web",
                                                             "hosts": ["contract.example.com"]}]},
+    # the fixture's cluster is install.yml's: no injected namespace, mesh-wide policy or addon is declared
+    "playbooks/drift.yml": {"site_injection_namespaces": [], "mesh_drift_mtls_mode": "",
+                            "mesh_drift_checks": ["version", "injection", "mtls"]},
 }
 # Runbooks that only read: check mode changes nothing there, and reports no change.
-READ_ONLY = {"playbooks/cluster-check.yml", "playbooks/doctor.yml", "playbooks/summary.yml"}
+READ_ONLY = {"playbooks/cluster-check.yml", "playbooks/doctor.yml", "playbooks/summary.yml", "playbooks/drift.yml"}
 # Runbooks that change nothing in the cluster, only write local output (a report, a bundle) on every run:
 # a real run must send no write request.
 CLUSTER_READ_ONLY = {"playbooks/doctor.yml", "playbooks/collect-logs.yml"}
