@@ -173,8 +173,8 @@ def mesh_drift(checks, desired, mesh, addon_deployments=None):
     if drifts:
         variables = sorted(set(d["variable"] for d in drifts))
         messages = "; ".join(d["message"] for d in drifts)
-        summary = "%d drift%s from the inventory (%s): %s" % (len(drifts), "s" if len(drifts) > 1 else "",
-                                                           ", ".join(variables), messages)
+        plural = "s" if len(drifts) > 1 else ""
+        summary = "%d drift%s from the inventory (%s): %s" % (len(drifts), plural, ", ".join(variables), messages)
     else:
         summary = "No drift: the cluster matches the inventory (%s)" % ", ".join(checked)
     return {"drifts": drifts, "checked": checked, "drifted": bool(drifts), "summary": summary}
