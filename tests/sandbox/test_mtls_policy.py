@@ -7,6 +7,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.change import without_ticket_annotations
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import clean_for_backup
 from tests.helpers.audit import now
 from tests.helpers.cluster import all_available, deployment, pods_with_sidecar, wait_for
@@ -17,7 +18,8 @@ SNAPSHOTS = ROOT / "artifacts/sandbox/mtls_policy/snapshots"
 
 def policies(api):
     items = client.CustomObjectsApi(api).list_cluster_custom_object("security.istio.io", "v1", "peerauthentications")["items"]
-    return clean_for_backup(items)
+    # a revert restores the policies exactly; the change annotations name the run that restored them
+    return [without_ticket_annotations(p) for p in clean_for_backup(items)]
 
 
 def mesh_mode(api):

@@ -13,6 +13,7 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.traffic import
     route_weights,
     traffic_objects,
 )
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.change import without_ticket_annotations
 from tests.helpers.audit import now
 from tests.helpers.cluster import wait_for
 from tests.helpers.playbook import ROOT, run_playbook
@@ -93,7 +94,10 @@ def test_every_feature_applied_from_variables_then_no_writes(demo, api_client, a
     for want in expected:
         have = live(api_client, want["kind"], want["metadata"]["name"], want["metadata"]["namespace"])
         assert have["spec"] == want["spec"], want["metadata"]["name"]
-        assert have["metadata"]["annotations"] == want["metadata"]["annotations"]
+        # the objects' own annotations, plus the change annotations every write carries
+        assert (without_ticket_annotations(have)["metadata"].get("annotations") or {}) == (
+            want["metadata"].get("annotations") or {})
+        assert "istio-runbooks.io/changed-at" in have["metadata"]["annotations"]
 
     # hand-written spot checks of what the demo's variables say
     backend = live(api_client, "VirtualService", "backend")
