@@ -7,6 +7,7 @@ under <artifacts>/runner/artifacts/<ident>/.
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -110,7 +111,9 @@ def main(argv=None, out=None):
         extra["change_url"] = args.change_url
     private = Path(args.artifacts_dir) if args.artifacts_dir else artifacts_root() / "runner"
     private.mkdir(parents=True, exist_ok=True)
-    base = (args.change_id or "%s-no-ticket" % name) + ("-plan" if args.check else "")
+    # the ident is a folder name: only the characters a ticket id uses
+    ticket = re.sub(r"[^A-Za-z0-9._-]", "_", args.change_id or "").lstrip(".")
+    base = (ticket[:64] or "%s-no-ticket" % name) + ("-plan" if args.check else "")
     ident = unique_ident(base, private)
     evidence_dir = private / "artifacts" / ident / "evidence"
     runner = execute(playbook, extra, check=args.check, diff=not args.no_diff, tags=args.tags, inventory=args.inventory,

@@ -25,6 +25,7 @@ def render_scrape_config(variables, template=config.PROMETHEUS_TEMPLATE):
     every variable given explicitly (an undefined one is an error, not an empty string)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template.parent)), trim_blocks=True,
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env.filters["bool"] = lambda value: str(value).strip().lower() in ("true", "yes", "on", "1")  # Ansible's bool
     return env.get_template(template.name).render(**variables)
 
 

@@ -36,6 +36,7 @@ options:
 import datetime
 import json
 import os
+import re
 import time
 
 from ansible import context
@@ -167,7 +168,9 @@ class CallbackModule(CallbackBase):
         if extra:
             folders.append(extra)
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        name = "%s-%s" % (self.report.get("change_id") or "run", stamp)
+        # a folder name, whatever change_id holds (it is also recorded when the ticket check refused it)
+        ticket = re.sub(r"[^A-Za-z0-9._-]", "_", str(self.report.get("change_id") or "run")).lstrip(".") or "run"
+        name = "%s-%s" % (ticket[:64], stamp)
         folders += sorted(set(os.path.join(d, name) for d in self.dirs.values()))
         text = json.dumps(self.report, indent=2, sort_keys=True, default=str)
         page = evidence.markdown(self.report)

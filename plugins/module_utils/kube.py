@@ -212,10 +212,12 @@ class KubeApi(object):
 CONNECT_RETRY_SECONDS = 30  # the first call: an API server that is restarting answers within this
 CALL_RETRY_SECONDS = 120  # later calls: a restart of kube-apiserver or an etcd leader change mid-run
 TRANSIENT_STATUS = (429, 502, 503, 504)
-TRANSIENT_MESSAGES = ("etcdserver:", "the server is currently unable to handle the request",
+TRANSIENT_MESSAGES = ("etcdserver: request timed out", "etcdserver: leader changed", "etcdserver: no leader",
+                      "the server is currently unable to handle the request",
                       "the server was unable to return a response in the time allotted", "too many requests")
 CONNECTION_ERRORS = ("NewConnectionError", "ProtocolError", "RemoteDisconnected",
-                     "ConnectionRefusedError", "ConnectionResetError", "ReadTimeoutError", "ConnectTimeoutError")
+                     "ConnectionRefusedError", "ConnectionResetError", "ConnectTimeoutError")
+# A read that timed out is not retried: the request may be a log stream or may have been applied.
 
 
 def transient_error(exc):
@@ -231,7 +233,7 @@ def transient_error(exc):
         return status == 500 and any(message in text for message in TRANSIENT_MESSAGES)
     if type(exc).__name__ == "MaxRetryError":  # urllib3 gave up: transient only for a connection-level cause
         return transient_error(getattr(exc, "reason", None))
-    return type(exc).__name__ in CONNECTION_ERRORS or isinstance(exc, (ConnectionError, TimeoutError))
+    return type(exc).__name__ in CONNECTION_ERRORS or isinstance(exc, ConnectionError)
 
 
 def retrying(call, seconds, clock=time.monotonic, sleep=time.sleep):

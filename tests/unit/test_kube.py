@@ -167,7 +167,7 @@ class MaxRetryError(Exception):
     Status(503, "Service Unavailable"), Status(429, "Too Many Requests"), Status(504, "Gateway Timeout"),
     Status(500, "Internal Server Error", '{"message": "etcdserver: request timed out"}'),
     MaxRetryError(NewConnectionError("Failed to establish a new connection: [Errno 111] Connection refused")),
-    ConnectionRefusedError(111, "Connection refused"), TimeoutError("timed out"),
+    ConnectionRefusedError(111, "Connection refused"),
 ])
 def test_restarts_overload_and_etcd_timeouts_are_transient(exc):
     assert kube.transient_error(exc)
@@ -178,7 +178,8 @@ def test_restarts_overload_and_etcd_timeouts_are_transient(exc):
     Status(422, "Unprocessable Entity"),
     Status(500, "Internal Server Error", '{"message": "Internal error occurred: failed calling webhook '
                                          '\\"namespace.sidecar-injector.istio.io\\""}'),
-    MaxRetryError(SSLError("certificate verify failed")), ValueError("bad"),
+    MaxRetryError(SSLError("certificate verify failed")), ValueError("bad"), TimeoutError("read timed out"),
+    Status(500, "Internal Server Error", '{"message": "etcdserver: request is too large"}'),
 ])
 def test_refusals_and_failures_with_a_cause_of_their_own_are_not_retried(exc):
     assert not kube.transient_error(exc)
