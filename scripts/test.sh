@@ -44,23 +44,98 @@ fi
 [ $# -eq 0 ] && stage "pytest: unit tests" python -m pytest tests/unit
 stage "sandbox binaries (built in the background since bootstrap)" wait_build
 
-# Stop the sandbox at the end only when this run started it from nothing; a sandbox that was up
-# (even partly) is the user's, and is only completed here.
-started=0
-status=0
-state_existed=0
-[ -d "${SANDBOX_STATE_DIR:-$root/.sandbox}" ] && state_existed=1
-python -m sandbox status >/dev/null 2>&1 || status=$?
-if [ "$status" != 0 ]; then
-  echo "== starting the sandbox"
-  python -m sandbox up
-  [ "$status" = 4 ] && [ "$state_existed" = 0 ] && started=1
-fi
-cleanup() { summary; stop_build; if [ "$started" = 1 ]; then python -m sandbox down >/dev/null || true; fi; }
+# Sandbox suites run in shards (TEST_SHARDS, default 2 on a machine with 2 or more cores), each on its own
+# sandbox: shard 0 in this folder, shard K in a copy of the working tree (under the cache folder) whose sandbox
+# ports are moved by 1000*K (SANDBOX_PORT_SHIFT). tests/shards.py splits the suites by their recorded times.
+cache=${ISTIO_RUNBOOKS_CACHE:-$HOME/.cache/istio-runbooks}
+shards=${TEST_SHARDS:-$( [ "$(nproc)" -ge 2 ] && echo 2 || echo 1 )}
+base_shift=${SANDBOX_PORT_SHIFT:-0}
+export SUITE_SECONDS_FILE="$root/artifacts/suite_seconds.json"
+started_dirs=()
+
+# Start the sandbox of the current folder unless it runs; remember it when this run started it from nothing
+# (a sandbox that was up, even partly, is the user's and is only completed here).
+sandbox_up() {
+  local status=0 state_existed=0
+  [ -d "${SANDBOX_STATE_DIR:-$PWD/.sandbox}" ] && state_existed=1
+  python -m sandbox status >/dev/null 2>&1 || status=$?
+  if [ "$status" != 0 ]; then
+    echo "== starting the sandbox ($PWD, port shift ${SANDBOX_PORT_SHIFT:-0})"
+    python -m sandbox up
+    [ "$status" = 4 ] && [ "$state_existed" = 0 ] && started_dirs+=("$PWD|${SANDBOX_PORT_SHIFT:-0}")
+  fi
+  return 0
+}
+sandbox_down_started() {
+  local entry
+  for entry in "${started_dirs[@]}"; do
+    (cd "${entry%%|*}" && SANDBOX_PORT_SHIFT=${entry##*|} python -m sandbox down >/dev/null 2>&1) || true
+  done
+}
+cleanup() { summary; stop_build; sandbox_down_started; }
 trap cleanup EXIT
 
+# A fresh copy of the working tree (uncommitted changes included) for shard K, with the venv link; a sandbox
+# left in it by an interrupted run is stopped first.
+shard_dir() { echo "$cache/shards/$(printf '%s' "$root" | sha256sum | cut -c1-12)-$1"; }
+shard_copy() {
+  local dir
+  dir=$(shard_dir "$1")
+  if [ -d "$dir/.sandbox" ]; then
+    (cd "$dir" && SANDBOX_PORT_SHIFT=$2 "$root/.venv/bin/python" -m sandbox down >/dev/null 2>&1) || true
+  fi
+  rm -rf "$dir" && mkdir -p "$dir"
+  tar -C "$root" --exclude=./.venv --exclude='./.sandbox*' --exclude=./artifacts --exclude=./.pytest_cache \
+    -cf - . | tar -C "$dir" -xf -
+  ln -sfn "$(readlink -f "$root/.venv")" "$dir/.venv"
+}
+
+run_shard() {  # run_shard K: the suites of shard K on its own sandbox (K > 0: in its copy, output to its log)
+  local k=$1 files status=0
+  mapfile -t files < <(python tests/shards.py "$shards" "$k")
+  [ "${#files[@]}" -gt 0 ] || return 0
+  if [ "$k" = 0 ]; then
+    sandbox_up
+    python -m pytest "${files[@]}" || status=$?
+    return "$status"
+  fi
+  local dir shift=$((base_shift + 1000 * k))
+  dir=$(shard_dir "$k")
+  (
+    cd "$dir"
+    export SANDBOX_PORT_SHIFT=$shift ANSIBLE_CONFIG="$dir/ansible.cfg" PATH="$dir/.venv/bin:$dir/.sandbox/bin:$PATH"
+    unset SANDBOX_STATE_DIR
+    echo "== starting the sandbox ($dir, port shift $shift)"
+    python -m sandbox up || exit $?
+    python -m pytest "${files[@]}" || status=$?
+    python -m sandbox down >/dev/null 2>&1 || true
+    mkdir -p "$root/artifacts/shard-$k" && cp -a "$dir/artifacts/." "$root/artifacts/shard-$k/" 2>/dev/null || true
+    exit "$status"
+  ) >"$root/artifacts/test-shard-$k.log" 2>&1
+}
+
+sandbox_suites() {
+  local k pids=() rc=0
+  mkdir -p "$root/artifacts"
+  rm -f "$SUITE_SECONDS_FILE"
+  for ((k = 1; k < shards; k++)); do
+    shard_copy "$k" $((base_shift + 1000 * k))
+    started_dirs+=("$(shard_dir "$k")|$((base_shift + 1000 * k))")
+    run_shard "$k" &
+    pids+=("$!")
+  done
+  run_shard 0 || rc=$?
+  for ((k = 1; k < shards; k++)); do
+    wait "${pids[$((k - 1))]}" || rc=$?
+    echo "== shard $k of $shards (own sandbox, port shift $((base_shift + 1000 * k))): artifacts/test-shard-$k.log"
+    cat "$root/artifacts/test-shard-$k.log"
+  done
+  return "$rc"
+}
+
 if [ $# -eq 0 ]; then
-  stage "pytest: sandbox tests and Molecule scenarios" python -m pytest tests --ignore=tests/unit
+  stage "pytest: sandbox tests and Molecule scenarios ($shards shards)" sandbox_suites
 else
+  sandbox_up
   stage "pytest: $*" python -m pytest "$@"
 fi

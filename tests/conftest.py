@@ -62,6 +62,15 @@ def pytest_terminal_summary(terminalreporter):
     for suite, seconds in sorted(_SUITE_SECONDS.items(), key=lambda item: -item[1]):
         terminalreporter.write_line("%8.1f s  %s" % (seconds, suite))
     terminalreporter.write_line("%8.1f s  total" % sum(_SUITE_SECONDS.values()))
+    # The shard planner's input (tests/shards.py reads tests/suite_seconds.json; copy this one there to refresh it).
+    # Shards of one test command write to the same file (SUITE_SECONDS_FILE), each adding its suites.
+    import json
+    import os
+    out = Path(os.environ.get("SUITE_SECONDS_FILE") or ROOT / "artifacts" / "suite_seconds.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    merged = json.loads(out.read_text()) if out.exists() else {}
+    merged.update({k: round(v, 1) for k, v in _SUITE_SECONDS.items() if "/unit/" not in k})
+    out.write_text(json.dumps(dict(sorted(merged.items())), indent=1) + "\n")
 
 
 # ---- one installed control plane per test run ------------------------------------------------------------
