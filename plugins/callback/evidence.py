@@ -31,6 +31,19 @@ options:
     type: path
     env:
       - name: ISTIO_RUNBOOKS_EVIDENCE_DIR
+  keep:
+    description:
+      - How many report folders to keep in each cluster's evidence folder (C(<mesh_artifacts_dir>/evidence)). After
+        a run writes its report, the oldest report folders beyond this number are deleted (by the time in their
+        name, whatever the ticket); only folders named C(<ticket>-<time>) that hold a C(report.json) are touched.
+      - 0 keeps every report. The C(evidence_dir) folder of a runner ident is not rotated (it holds one report).
+    type: int
+    default: 50
+    env:
+      - name: ISTIO_RUNBOOKS_EVIDENCE_KEEP
+    ini:
+      - section: callback_evidence
+        key: keep
 """
 
 import datetime
@@ -184,3 +197,6 @@ class CallbackModule(CallbackBase):
             written.append(folder)
         if written:
             self._display.display("Evidence report: %s" % ", ".join(os.path.join(f, "report.md") for f in written))
+        keep = self.get_option("keep") if self._plugin_options is not None else evidence.DEFAULT_KEEP
+        for parent in sorted(set(self.dirs.values())):
+            evidence.rotate(parent, evidence.DEFAULT_KEEP if keep is None else keep)

@@ -11,6 +11,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
+import re
+import shutil
 
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.change import redact
 
@@ -164,3 +167,34 @@ def markdown(report):
         lines.append("| %s | %s | %s | %.2f |" % (_cell(timing.get("task")), timing.get("host"), timing.get("status"),
                                                   timing.get("seconds") or 0))
     return "\n".join(lines) + "\n"
+
+
+# ---- rotation: keep the newest N report folders of an evidence folder ----------------------------------------------
+# A report folder is <ticket>-<UTC time as %Y%m%dT%H%M%S%fZ> (the callback names it so) and holds report.json.
+REPORT_FOLDER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*-([0-9]{8}T[0-9]{12}Z)$")
+DEFAULT_KEEP = 50
+
+
+def expired_reports(names, keep=DEFAULT_KEEP):
+    """The report folder names beyond the newest keep (by the time in the name, whatever the ticket), oldest
+    first. Names that are not report folders are never returned; keep 0 (or less) keeps every report."""
+    keep = int(keep or 0)
+    if keep <= 0:
+        return []
+    reports = sorted((match.group(1), name) for name, match in ((n, REPORT_FOLDER.match(n)) for n in names or []) if match)
+    return [name for _, name in reports[:max(len(reports) - keep, 0)]]
+
+
+def rotate(folder, keep=DEFAULT_KEEP):
+    """Delete the report folders of folder beyond the newest keep; only folders named as reports that hold a
+    report.json are touched. Returns the paths deleted."""
+    try:
+        names = [n for n in os.listdir(folder) if os.path.isfile(os.path.join(folder, n, "report.json"))]
+    except OSError:
+        return []
+    deleted = []
+    for name in expired_reports(names, keep):
+        path = os.path.join(folder, name)
+        shutil.rmtree(path, ignore_errors=True)
+        deleted.append(path)
+    return deleted

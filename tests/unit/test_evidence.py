@@ -49,3 +49,36 @@ def test_markdown_names_the_plan_and_escapes_table_cells():
     text = evidence.markdown(report)
     assert "plan (--check, nothing written)" in text and "## Planned changes" in text
     assert "| sandbox | A \\| B | passed |" in text and "update Namespace/shop" in text
+
+
+def report_folder(parent, name):
+    folder = parent / name
+    folder.mkdir()
+    (folder / "report.json").write_text("{}")
+    return folder
+
+
+def test_expired_reports_are_the_oldest_beyond_keep_by_time_whatever_the_ticket():
+    names = ["CHG0000002-20261126T100000000000Z", "run-20261126T090000000000Z", "CHG0000001-20261126T110000000000Z",
+             "notes", "CHG0000003-20261125T235959999999Z"]
+    assert evidence.expired_reports(names, 2) == ["CHG0000003-20261125T235959999999Z", "run-20261126T090000000000Z"]
+    assert evidence.expired_reports(names, 4) == []
+    assert evidence.expired_reports(names, 0) == [] and evidence.expired_reports(names, None) == []  # 0 keeps all
+    assert evidence.expired_reports(names, 1) == ["CHG0000003-20261125T235959999999Z", "run-20261126T090000000000Z",
+                                                  "CHG0000002-20261126T100000000000Z"]
+    assert evidence.DEFAULT_KEEP == 50
+
+
+def test_rotate_deletes_only_report_folders_beyond_keep(tmp_path):
+    for hour in range(10, 16):
+        report_folder(tmp_path, "CHG0012345-20261126T%02d0000000000Z" % hour)
+    (tmp_path / "CHG0012345-20261126T010000000000Z").mkdir()  # no report.json: not a report, kept
+    (tmp_path / "backup-20261126T010000000000Z.txt").write_text("x")  # a file: kept
+    (tmp_path / "mine").mkdir()
+    deleted = evidence.rotate(str(tmp_path), 3)
+    assert [p.rsplit("/", 1)[-1] for p in deleted] == ["CHG0012345-20261126T%02d0000000000Z" % h for h in (10, 11, 12)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "CHG0012345-20261126T010000000000Z", "CHG0012345-20261126T130000000000Z", "CHG0012345-20261126T140000000000Z",
+        "CHG0012345-20261126T150000000000Z", "backup-20261126T010000000000Z.txt", "mine"]
+    assert evidence.rotate(str(tmp_path), 3) == []  # nothing more to delete
+    assert evidence.rotate(str(tmp_path / "absent"), 3) == []
