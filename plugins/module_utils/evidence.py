@@ -122,6 +122,33 @@ def host_status(summary):
     return "failed" if summary.get("failures") else "ok"
 
 
+SUMMARY_OBJECTS = 200
+
+
+def summary(report, folders=None):
+    """The report in brief, for where the report files are out of reach (an AWX job's execution environment is
+    gone after the run): runbook, ticket, mode, overall and per-cluster status with counts, the changed objects
+    (reference and action only: never before or after, so never a value) and the verification counts."""
+    hosts, changed, checks = {}, [], {"passed": 0, "failed": 0}
+    for host, entry in sorted((report.get("hosts") or {}).items()):
+        stats = entry.get("stats") or {}
+        hosts[host] = {"status": entry.get("status"), "ok": stats.get("ok", 0), "changed": stats.get("changed", 0),
+                       "failed": stats.get("failures", 0), "unreachable": stats.get("unreachable", 0)}
+        changed += [{"cluster": host, "ref": c.get("ref"), "action": c.get("action")} for c in entry.get("changes") or []]
+        for check in entry.get("verifications") or []:
+            if check.get("passed") is not None:
+                checks["passed" if check["passed"] else "failed"] += 1
+    statuses = set(h["status"] for h in hosts.values())
+    status = "failed" if statuses & {"failed", "unreachable"} else "ok" if hosts else "no hosts"
+    brief = {"runbook": report.get("runbook"), "change_id": report.get("change_id"),
+             "mode": "plan" if report.get("check_mode") else "run", "status": status, "clusters": hosts,
+             "changed_objects": changed[:SUMMARY_OBJECTS], "verifications": checks,
+             "reports": [os.path.join(f, "report.json") for f in folders or []]}
+    if len(changed) > SUMMARY_OBJECTS:
+        brief["changed_objects_left_out"] = len(changed) - SUMMARY_OBJECTS
+    return brief
+
+
 def _cell(value):
     return str(value).replace("|", "\\|").replace("\n", " ")
 

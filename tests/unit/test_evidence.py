@@ -82,3 +82,27 @@ def test_rotate_deletes_only_report_folders_beyond_keep(tmp_path):
         "CHG0012345-20261126T150000000000Z", "backup-20261126T010000000000Z.txt", "mine"]
     assert evidence.rotate(str(tmp_path), 3) == []  # nothing more to delete
     assert evidence.rotate(str(tmp_path / "absent"), 3) == []
+
+
+def test_summary_lists_status_counts_and_changed_objects_without_values():
+    report = {"runbook": "restore.yml", "change_id": "CHG0000042", "check_mode": True,
+              "hosts": {"east": {"status": "ok", "stats": {"ok": 9, "changed": 2},
+                                 "changes": [{"ref": "istio-system/Secret/cert", "action": "update", "task": "T",
+                                              "before": {"data": "c2VjcmV0"}, "after": {"data": "bmV3"}},
+                                             {"ref": "(hidden: no_log)", "action": "change", "before": None, "after": None}],
+                                 "verifications": [{"name": "a", "passed": True}, {"name": "b", "passed": None}]},
+                        "west": {"status": "failed", "stats": {"ok": 1, "failures": 1}, "changes": [],
+                                 "verifications": [{"name": "c", "passed": False}]}}}
+    brief = evidence.summary(report, ["/runs/CHG0000042-20261126T100000000000Z"])
+    assert brief == {
+        "runbook": "restore.yml", "change_id": "CHG0000042", "mode": "plan", "status": "failed",
+        "clusters": {"east": {"status": "ok", "ok": 9, "changed": 2, "failed": 0, "unreachable": 0},
+                     "west": {"status": "failed", "ok": 1, "changed": 0, "failed": 1, "unreachable": 0}},
+        "changed_objects": [{"cluster": "east", "ref": "istio-system/Secret/cert", "action": "update"},
+                            {"cluster": "east", "ref": "(hidden: no_log)", "action": "change"}],
+        "verifications": {"passed": 1, "failed": 1},
+        "reports": ["/runs/CHG0000042-20261126T100000000000Z/report.json"]}
+    assert "c2VjcmV0" not in str(brief) and "bmV3" not in str(brief)
+    many = {"hosts": {"a": {"status": "ok", "changes": [{"ref": "r%d" % i, "action": "create"} for i in range(205)]}}}
+    brief = evidence.summary(many)
+    assert len(brief["changed_objects"]) == 200 and brief["changed_objects_left_out"] == 5 and brief["status"] == "ok"
