@@ -25,9 +25,10 @@ def drift_object_kinds(declared):
     return drift.object_kinds(declared)
 
 
-def mesh_drift(mesh, checks, desired, addon_deployments=None, declared=None, live_objects=None):
+def mesh_drift(mesh, checks, desired, addon_deployments=None, declared=None, live_lists=None):
     """Every drift between the declared state and a mesh_info result, each naming its variable, with a summary."""
-    return drift.mesh_drift(checks, desired, mesh, addon_deployments, declared, live_objects)
+    live_objects, unserved = drift.listed_objects(live_lists)
+    return drift.mesh_drift(checks, desired, mesh, addon_deployments, declared, live_objects, unserved)
 
 
 class FilterModule(object):

@@ -227,9 +227,24 @@ def _object_key(obj):
     return (group, obj.get("kind"), meta.get("namespace") or "", meta.get("name"))
 
 
-def object_drift(declared, live):
+def listed_objects(lists):
+    """The objects of one k8s_info list per kind (a registered loop over object_kinds), each with its apiVersion
+    and kind, and the kinds the cluster does not serve: (objects, ["<apiVersion> <kind>"])."""
+    objects, unserved = [], []
+    for result in lists or []:
+        kind = result.get("item") or {}
+        if result.get("api_found") is False:
+            unserved.append("%s %s" % (kind.get("api_version"), kind.get("kind")))
+            continue
+        objects += [dict(obj, apiVersion=kind.get("api_version"), kind=kind.get("kind"))
+                    for obj in result.get("resources") or []]
+    return objects, unserved
+
+
+def object_drift(declared, live, unserved=None):
     """Each declared object that does not exist, or whose declared spec fields and annotations differ from the live
-    object's. live: the listed objects of the declared kinds (apiVersion and kind set on each)."""
+    object's. live: the listed objects of the declared kinds (apiVersion and kind set on each); unserved: the
+    kinds the cluster does not serve, as "<apiVersion> <kind>" (their CRD is not installed)."""
     by_key = dict((_object_key(obj), obj) for obj in live or [])
     found = []
     for entry in declared or []:
@@ -238,7 +253,9 @@ def object_drift(declared, live):
         subject = "%s %s/%s" % (want["kind"], meta.get("namespace"), meta.get("name"))
         have = by_key.get(_object_key(want))
         if have is None:
-            found.append(_drift(entry["check"], entry["variable"], subject, "present", None, "does not exist"))
+            kind = "%s %s" % (want.get("apiVersion"), want["kind"])
+            why = " (the cluster does not serve %s: is its CRD installed?)" % kind if kind in (unserved or []) else ""
+            found.append(_drift(entry["check"], entry["variable"], subject, "present", None, "does not exist" + why))
             continue
         annotations = dict((k, v) for k, v in (meta.get("annotations") or {}).items() if k not in _BOOKKEEPING_ANNOTATIONS)
         live_annotations = (have.get("metadata") or {}).get("annotations") or {}
@@ -306,14 +323,15 @@ def input_errors(checks, desired, version=""):
     return errors + _object_input_errors(checks or [], desired)
 
 
-def mesh_drift(checks, desired, mesh, addon_deployments=None, declared=None, live_objects=None):
+def mesh_drift(checks, desired, mesh, addon_deployments=None, declared=None, live_objects=None, unserved=None):
     """Every drift between desired (per check) and mesh (a mesh_info result), with a summary.
 
     checks: the checks to run (CHECKS). desired: {version: {version, version_variable, revision,
     revision_variable}, injection: {namespaces, variable, revision, revision_variable}, mtls: {mode, variable,
     namespaces, namespaces_variable}, addons: {enabled, variable}}. addon_deployments: the Deployments labelled
     istio-runbooks.io/addon (for the addons check). declared: declared_objects(checks, desired); live_objects: the
-    listed objects of their kinds (object_kinds), each with apiVersion and kind (gateways, traffic, authorization).
+    listed objects of their kinds (object_kinds), each with apiVersion and kind, and unserved the kinds the cluster
+    does not serve (see listed_objects; for the gateways, traffic and authorization checks).
     Returns {drifts: [{check, variable, object, desired, actual, message}], checked, drifted, summary}.
     """
     runners = {"version": lambda: version_drift(desired.get("version") or {}, mesh),
@@ -321,7 +339,7 @@ def mesh_drift(checks, desired, mesh, addon_deployments=None, declared=None, liv
                "mtls": lambda: mtls_drift(desired.get("mtls") or {}, mesh),
                "addons": lambda: addons_drift(desired.get("addons") or {}, addon_deployments)}
     by_check = {}
-    for entry in object_drift(declared, live_objects):
+    for entry in object_drift(declared, live_objects, unserved):
         by_check.setdefault(entry["check"], []).append(entry)
     for check in OBJECT_CHECKS:
         runners[check] = lambda check=check: by_check.get(check, [])

@@ -225,3 +225,22 @@ def test_object_inputs_are_checked_naming_the_variable():
     assert any("traffic_management_services is set without traffic_management_namespace" in e for e in errors), errors
     assert any(e.startswith("authorization_policy_rules[0] allows everything") for e in errors), errors
     assert input_errors(["version"], desired) == []
+
+
+def test_lists_per_kind_give_typed_objects_and_a_kind_not_served_is_named():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.drift import listed_objects
+    desired = dict(OBJECT_DESIRED, gateways=dict(OBJECT_DESIRED["gateways"], api="gateway_api", listeners=LISTENERS[1:]))
+    declared = declared_objects(["gateways"], desired)
+    lists = [{"item": {"api_version": "gateway.networking.k8s.io/v1", "kind": "Gateway"}, "api_found": False,
+              "resources": []},
+             {"item": {"api_version": "networking.istio.io/v1", "kind": "VirtualService"}, "api_found": True,
+              "resources": [{"metadata": {"name": "x", "namespace": "shop"}, "spec": {}}]}]
+    objects, unserved = listed_objects(lists)
+    assert objects == [{"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+                        "metadata": {"name": "x", "namespace": "shop"}, "spec": {}}]
+    assert unserved == ["gateway.networking.k8s.io/v1 Gateway"]
+    drifts = mesh_drift(["gateways"], desired, mesh(), None, declared, objects, unserved)["drifts"]
+    assert [d["message"] for d in drifts] == [
+        "Gateway shop/api: does not exist (the cluster does not serve gateway.networking.k8s.io/v1 Gateway: is its CRD "
+        "installed?) (declared by mesh_gateways_listeners[0] (api))",
+        "HTTPRoute shop/api: does not exist (declared by mesh_gateways_listeners[0] (api))"]
