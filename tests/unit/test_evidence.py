@@ -106,3 +106,35 @@ def test_summary_lists_status_counts_and_changed_objects_without_values():
     many = {"hosts": {"a": {"status": "ok", "changes": [{"ref": "r%d" % i, "action": "create"} for i in range(205)]}}}
     brief = evidence.summary(many)
     assert len(brief["changed_objects"]) == 200 and brief["changed_objects_left_out"] == 5 and brief["status"] == "ok"
+
+
+def test_the_callback_keeps_the_newest_reports_and_prints_the_summary(tmp_path):
+    """A local play (no cluster) through the enabled callback: with keep 2, the run's own report and the newest
+    older one stay; the summary line follows the recap."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    evidence_dir = tmp_path / "evidence"
+    evidence_dir.mkdir()
+    for hour in (1, 2, 3):
+        report_folder(evidence_dir, "CHG0000007-20260101T%02d0000000000Z" % hour)
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.set_fact:\n        change_ticket_evidence_dir: %s\n" % evidence_dir)
+    env = dict(os.environ, ANSIBLE_CONFIG=str(root / "ansible.cfg"), ISTIO_RUNBOOKS_EVIDENCE_KEEP="2",
+               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+    run = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,",
+                          "-c", "local", "-e", "change_id=CHG0000008", str(playbook)],
+                         cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    kept = sorted(p.name for p in evidence_dir.iterdir())
+    assert len(kept) == 2 and kept[0] == "CHG0000007-20260101T030000000000Z" and kept[1].startswith("CHG0000008-"), kept
+    [line] = [l for l in run.stdout.splitlines() if l.startswith("Evidence summary: ")]
+    brief = json.loads(line[len("Evidence summary: "):])
+    assert brief["change_id"] == "CHG0000008" and brief["status"] == "ok" and brief["mode"] == "run"
+    assert brief["reports"] == [str(evidence_dir / kept[1] / "report.json")]
