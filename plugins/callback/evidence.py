@@ -22,6 +22,10 @@ description:
     C(no_log) results are left out); the objects each cluster changed (or would change) with before and after; every
     verification (each C(assert), and each C(ansible.builtin.set_stats) of C(data.mesh_verification)); timings per
     play and per task; the final status per cluster."
+  - "After the report, it prints one line C(Evidence summary: <JSON>): the runbook, ticket, mode, status per
+    cluster with counts, the changed objects (reference and action only) and where the report files are. Under
+    AWX this line is the last event of the job's output, so the outcome stays with the job when the execution
+    environment, and the report files in it, are gone."
   - Output callbacks are not affected; enable it with C(callbacks_enabled).
 requirements:
   - enable in ansible.cfg (C(callbacks_enabled = istio_runbooks.mesh.evidence))
@@ -31,6 +35,19 @@ options:
     type: path
     env:
       - name: ISTIO_RUNBOOKS_EVIDENCE_DIR
+  keep:
+    description:
+      - How many report folders to keep in each cluster's evidence folder (C(<mesh_artifacts_dir>/evidence)). After
+        a run writes its report, the oldest report folders beyond this number are deleted (by the time in their
+        name, whatever the ticket); only folders named C(<ticket>-<time>) that hold a C(report.json) are touched.
+      - 0 keeps every report. The C(evidence_dir) folder of a runner ident is not rotated (it holds one report).
+    type: int
+    default: 50
+    env:
+      - name: ISTIO_RUNBOOKS_EVIDENCE_KEEP
+    ini:
+      - section: callback_evidence
+        key: keep
 """
 
 import datetime
@@ -184,3 +201,8 @@ class CallbackModule(CallbackBase):
             written.append(folder)
         if written:
             self._display.display("Evidence report: %s" % ", ".join(os.path.join(f, "report.md") for f in written))
+        self._display.display("Evidence summary: %s" % json.dumps(evidence.summary(self.report, written), sort_keys=True,
+                                                                  default=str))
+        keep = self.get_option("keep") if self._plugin_options is not None else evidence.DEFAULT_KEEP
+        for parent in sorted(set(self.dirs.values())):
+            evidence.rotate(parent, evidence.DEFAULT_KEEP if keep is None else keep)

@@ -8,9 +8,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import re
 
-CHECKS = ("version", "injection", "mtls", "addons")
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils import gateways as gateways_utils
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils import traffic as traffic_utils
+
+# Checks on objects the converging roles render from variables: gateway listeners and routes (mesh_gateways),
+# traffic objects (traffic_management) and AuthorizationPolicies (authorization_policy).
+OBJECT_CHECKS = ("gateways", "traffic", "authorization")
+CHECKS = ("version", "injection", "mtls", "addons") + OBJECT_CHECKS
 MODES = ("STRICT", "PERMISSIVE", "DISABLE")
 ADDON_LABEL = "istio-runbooks.io/addon"
 
@@ -130,6 +137,169 @@ def addons_drift(desired, addon_deployments):
     return found
 
 
+def _rendered(check, variable, objects):
+    return [{"check": check, "variable": variable, "object": obj} for obj in objects]
+
+
+def declared_objects(checks, desired):
+    """The objects the inventory declares, rendered as the converging roles render them, each with the variable
+    (and list entry) that declares it: [{check, variable, object}]. desired: validated (see input_errors)."""
+    found = []
+    checks = checks or []
+    gw = desired.get("gateways") or {}
+    if "gateways" in checks:
+        variable = gw.get("variable") or "mesh_gateways_listeners"
+        for index, item in enumerate(gw.get("listeners") or []):
+            found += _rendered("gateways", "%s[%d] (%s)" % (variable, index, item.get("name")),
+                               gateways_utils.listener_objects([item], gw.get("gateways") or [], gw.get("api") or "istio",
+                                                               gw.get("service_type") or ""))
+    tm = desired.get("traffic") or {}
+    if "traffic" in checks and tm.get("namespace"):
+        variable = tm.get("variable") or "traffic_management_services"
+        for index, service in enumerate(tm.get("services") or []):
+            found += _rendered("traffic", "%s[%d] (%s)" % (variable, index, service.get("name")),
+                               traffic_utils.traffic_objects([service], tm["namespace"]))
+    if "traffic" in checks and tm.get("gateway_rate_limit"):
+        found += _rendered("traffic", tm.get("gateway_rate_limit_variable") or "traffic_management_gateway_rate_limit",
+                           traffic_utils.traffic_objects([], tm.get("namespace") or "", None, tm["gateway_rate_limit"]))
+    az = desired.get("authorization") or {}
+    if "authorization" in checks and az.get("namespace"):
+        variable = az.get("variable") or "authorization_policy_rules"
+        for index, rule in enumerate(az.get("rules") or []):
+            found += _rendered("authorization", "%s[%d] (%s)" % (variable, index, rule.get("name")),
+                               traffic_utils.authorization_objects(az["namespace"], False, [rule], bool(az.get("dry_run"))))
+        if az.get("deny_by_default"):
+            found += _rendered("authorization", az.get("deny_by_default_variable") or "authorization_policy_deny_by_default",
+                               traffic_utils.authorization_objects(az["namespace"], True, [], bool(az.get("dry_run"))))
+    return found
+
+
+def object_kinds(declared):
+    """The kinds to list (once each, cluster-wide): [{api_version, kind}] in first-declared order."""
+    kinds = []
+    for entry in declared or []:
+        kind = {"api_version": entry["object"]["apiVersion"], "kind": entry["object"]["kind"]}
+        if kind not in kinds:
+            kinds.append(kind)
+    return kinds
+
+
+_MISSING = object()
+# Annotations that record how an object was written, not what it declares.
+_BOOKKEEPING_ANNOTATIONS = (traffic_utils.HASH_ANNOTATION,)
+# Annotations the roles own: one added by hand is drift too (istio.io/dry-run stops enforcing a policy).
+_OWNED_ANNOTATIONS = (traffic_utils.DRY_RUN, traffic_utils.FAULT_EXPIRES)
+
+
+def _shown(value, limit=120):
+    text = "absent" if value is _MISSING else json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _plain(value):
+    return None if value is _MISSING else value
+
+
+def _differences(desired, actual, path):
+    """Where actual differs from desired: every declared field must hold the declared value; fields the API server
+    defaults or other owners add (not declared) are not drift. Lists must match in length and order; lists of
+    values (hosts) are compared whole."""
+    if isinstance(desired, dict):
+        if not isinstance(actual, dict):
+            return [(path, desired, actual)]
+        found = []
+        for key in sorted(desired):
+            found += _differences(desired[key], actual.get(key, _MISSING), "%s.%s" % (path, key))
+        return found
+    if isinstance(desired, list):
+        if not isinstance(actual, list) or len(actual) != len(desired) or not any(isinstance(v, dict) for v in desired):
+            return [] if desired == actual else [(path, desired, actual)]
+        found = []
+        for index, (want, have) in enumerate(zip(desired, actual)):
+            found += _differences(want, have, "%s[%d]" % (path, index))
+        return found
+    return [] if desired == actual else [(path, desired, actual)]
+
+
+def _object_key(obj):
+    meta = obj.get("metadata") or {}
+    group = obj.get("apiVersion", "").rsplit("/", 1)[0] if "/" in obj.get("apiVersion", "") else ""
+    return (group, obj.get("kind"), meta.get("namespace") or "", meta.get("name"))
+
+
+def listed_objects(lists):
+    """The objects of one k8s_info list per kind (a registered loop over object_kinds), each with its apiVersion
+    and kind, and the kinds the cluster does not serve: (objects, ["<apiVersion> <kind>"])."""
+    objects, unserved = [], []
+    for result in lists or []:
+        kind = result.get("item") or {}
+        if result.get("api_found") is False:
+            unserved.append("%s %s" % (kind.get("api_version"), kind.get("kind")))
+            continue
+        objects += [dict(obj, apiVersion=kind.get("api_version"), kind=kind.get("kind"))
+                    for obj in result.get("resources") or []]
+    return objects, unserved
+
+
+def object_drift(declared, live, unserved=None):
+    """Each declared object that does not exist, or whose declared spec fields and annotations differ from the live
+    object's. live: the listed objects of the declared kinds (apiVersion and kind set on each); unserved: the
+    kinds the cluster does not serve, as "<apiVersion> <kind>" (their CRD is not installed)."""
+    by_key = dict((_object_key(obj), obj) for obj in live or [])
+    found = []
+    for entry in declared or []:
+        want = entry["object"]
+        meta = want.get("metadata") or {}
+        subject = "%s %s/%s" % (want["kind"], meta.get("namespace"), meta.get("name"))
+        have = by_key.get(_object_key(want))
+        if have is None:
+            kind = "%s %s" % (want.get("apiVersion"), want["kind"])
+            why = " (the cluster does not serve %s: is its CRD installed?)" % kind if kind in (unserved or []) else ""
+            found.append(_drift(entry["check"], entry["variable"], subject, "present", None, "does not exist" + why))
+            continue
+        annotations = dict((k, v) for k, v in (meta.get("annotations") or {}).items() if k not in _BOOKKEEPING_ANNOTATIONS)
+        live_annotations = (have.get("metadata") or {}).get("annotations") or {}
+        differences = _differences(annotations, live_annotations, "metadata.annotations")
+        differences += [("metadata.annotations.%s" % key, _MISSING, live_annotations[key]) for key in _OWNED_ANNOTATIONS
+                        if key in live_annotations and key not in annotations]
+        spec, live_spec = want.get("spec") or {}, have.get("spec") or {}
+        if not spec and live_spec:  # an empty spec is declared on purpose (deny-by-default allows nothing)
+            differences.append(("spec", spec, live_spec))
+        differences += _differences(spec, live_spec, "spec")
+        if differences:
+            shown = "; ".join("%s is %s, declared %s" % (path, _shown(actual), _shown(wanted))
+                              for path, wanted, actual in differences[:3])
+            more = " (and %d more)" % (len(differences) - 3) if len(differences) > 3 else ""
+            found.append(_drift(entry["check"], entry["variable"], subject,
+                                dict((path, _plain(wanted)) for path, wanted, _ in differences),
+                                dict((path, _plain(actual)) for path, _, actual in differences), shown + more))
+    return found
+
+
+def _object_input_errors(checks, desired):
+    errors = []
+    gw = desired.get("gateways") or {}
+    if "gateways" in checks and gw.get("listeners"):
+        errors += gateways_utils.gateway_problems(gw.get("gateways") or [], gw.get("gateways_variable") or "mesh_gateways_gateways")
+        errors += gateways_utils.listener_problems(gw.get("listeners"), gw.get("gateways") or [], gw.get("api"),
+                                                   gw.get("variable") or "mesh_gateways_listeners")
+    tm = desired.get("traffic") or {}
+    if "traffic" in checks and tm.get("services"):
+        if not tm.get("namespace"):
+            errors.append("traffic_management_services is set without traffic_management_namespace: set the namespace "
+                          "of the services, or leave traffic out of mesh_drift_checks")
+        errors += traffic_utils.validate_services(tm["services"])
+    if "traffic" in checks and tm.get("gateway_rate_limit"):
+        errors += traffic_utils.validate_gateway_rate_limit(tm["gateway_rate_limit"])
+    az = desired.get("authorization") or {}
+    if "authorization" in checks and az.get("rules"):
+        if not az.get("namespace"):
+            errors.append("authorization_policy_rules is set without authorization_policy_namespace: set the namespace "
+                          "the policies protect, or leave authorization out of mesh_drift_checks")
+        errors += traffic_utils.validate_authorization(az["rules"])
+    return errors
+
+
 VERSION = re.compile(r"^[0-9]+\.[0-9]+(\.[0-9]+)?([-+][0-9A-Za-z.-]+)?$")
 
 
@@ -150,22 +320,29 @@ def input_errors(checks, desired, version=""):
         if mode not in MODES:
             errors.append("%s[%s] is %s: give one of %s" % (
                 mtls.get("namespaces_variable") or "mesh_drift_mtls_namespaces", namespace, mode, ", ".join(MODES)))
-    return errors
+    return errors + _object_input_errors(checks or [], desired)
 
 
-def mesh_drift(checks, desired, mesh, addon_deployments=None):
+def mesh_drift(checks, desired, mesh, addon_deployments=None, declared=None, live_objects=None, unserved=None):
     """Every drift between desired (per check) and mesh (a mesh_info result), with a summary.
 
     checks: the checks to run (CHECKS). desired: {version: {version, version_variable, revision,
     revision_variable}, injection: {namespaces, variable, revision, revision_variable}, mtls: {mode, variable,
     namespaces, namespaces_variable}, addons: {enabled, variable}}. addon_deployments: the Deployments labelled
-    istio-runbooks.io/addon (for the addons check).
+    istio-runbooks.io/addon (for the addons check). declared: declared_objects(checks, desired); live_objects: the
+    listed objects of their kinds (object_kinds), each with apiVersion and kind, and unserved the kinds the cluster
+    does not serve (see listed_objects; for the gateways, traffic and authorization checks).
     Returns {drifts: [{check, variable, object, desired, actual, message}], checked, drifted, summary}.
     """
     runners = {"version": lambda: version_drift(desired.get("version") or {}, mesh),
                "injection": lambda: injection_drift(desired.get("injection") or {}, mesh),
                "mtls": lambda: mtls_drift(desired.get("mtls") or {}, mesh),
                "addons": lambda: addons_drift(desired.get("addons") or {}, addon_deployments)}
+    by_check = {}
+    for entry in object_drift(declared, live_objects, unserved):
+        by_check.setdefault(entry["check"], []).append(entry)
+    for check in OBJECT_CHECKS:
+        runners[check] = lambda check=check: by_check.get(check, [])
     checked = [c for c in CHECKS if c in (checks or [])]
     drifts = []
     for check in checked:

@@ -11,6 +11,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
+import re
+import shutil
 
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.change import redact
 
@@ -119,6 +122,33 @@ def host_status(summary):
     return "failed" if summary.get("failures") else "ok"
 
 
+SUMMARY_OBJECTS = 200
+
+
+def summary(report, folders=None):
+    """The report in brief, for where the report files are out of reach (an AWX job's execution environment is
+    gone after the run): runbook, ticket, mode, overall and per-cluster status with counts, the changed objects
+    (reference and action only: never before or after, so never a value) and the verification counts."""
+    hosts, changed, checks = {}, [], {"passed": 0, "failed": 0}
+    for host, entry in sorted((report.get("hosts") or {}).items()):
+        stats = entry.get("stats") or {}
+        hosts[host] = {"status": entry.get("status"), "ok": stats.get("ok", 0), "changed": stats.get("changed", 0),
+                       "failed": stats.get("failures", 0), "unreachable": stats.get("unreachable", 0)}
+        changed += [{"cluster": host, "ref": c.get("ref"), "action": c.get("action")} for c in entry.get("changes") or []]
+        for check in entry.get("verifications") or []:
+            if check.get("passed") is not None:
+                checks["passed" if check["passed"] else "failed"] += 1
+    statuses = set(h["status"] for h in hosts.values())
+    status = "failed" if statuses & {"failed", "unreachable"} else "ok" if hosts else "no hosts"
+    brief = {"runbook": report.get("runbook"), "change_id": report.get("change_id"),
+             "mode": "plan" if report.get("check_mode") else "run", "status": status, "clusters": hosts,
+             "changed_objects": changed[:SUMMARY_OBJECTS], "verifications": checks,
+             "reports": [os.path.join(f, "report.json") for f in folders or []]}
+    if len(changed) > SUMMARY_OBJECTS:
+        brief["changed_objects_left_out"] = len(changed) - SUMMARY_OBJECTS
+    return brief
+
+
 def _cell(value):
     return str(value).replace("|", "\\|").replace("\n", " ")
 
@@ -164,3 +194,34 @@ def markdown(report):
         lines.append("| %s | %s | %s | %.2f |" % (_cell(timing.get("task")), timing.get("host"), timing.get("status"),
                                                   timing.get("seconds") or 0))
     return "\n".join(lines) + "\n"
+
+
+# ---- rotation: keep the newest N report folders of an evidence folder ----------------------------------------------
+# A report folder is <ticket>-<UTC time as %Y%m%dT%H%M%S%fZ> (the callback names it so) and holds report.json.
+REPORT_FOLDER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*-([0-9]{8}T[0-9]{12}Z)$")
+DEFAULT_KEEP = 50
+
+
+def expired_reports(names, keep=DEFAULT_KEEP):
+    """The report folder names beyond the newest keep (by the time in the name, whatever the ticket), oldest
+    first. Names that are not report folders are never returned; keep 0 (or less) keeps every report."""
+    keep = int(keep or 0)
+    if keep <= 0:
+        return []
+    reports = sorted((match.group(1), name) for name, match in ((n, REPORT_FOLDER.match(n)) for n in names or []) if match)
+    return [name for _, name in reports[:max(len(reports) - keep, 0)]]
+
+
+def rotate(folder, keep=DEFAULT_KEEP):
+    """Delete the report folders of folder beyond the newest keep; only folders named as reports that hold a
+    report.json are touched. Returns the paths deleted."""
+    try:
+        names = [n for n in os.listdir(folder) if os.path.isfile(os.path.join(folder, n, "report.json"))]
+    except OSError:
+        return []
+    deleted = []
+    for name in expired_reports(names, keep):
+        path = os.path.join(folder, name)
+        shutil.rmtree(path, ignore_errors=True)
+        deleted.append(path)
+    return deleted

@@ -1,17 +1,19 @@
 """Change tickets through the ansible-runner entry point (python -m istio_runbooks.run), on one installed mesh:
 the plan (--check) lists its changes and writes nothing; the run leaves artifacts under its ident, an evidence
 report with before and after, and the ticket annotation on every object it wrote (read from the audit log's
-writes, not from what the run meant to touch); a malformed change_id where it is required, and an unknown runbook,
-stop before anything runs."""
+writes, not from what the run meant to touch); a malformed change_id where it is required, an unknown runbook, and
+an inventory with two hosts on one cluster or a host without a kubeconfig stop before anything runs."""
 import json
 import time
 
 import pytest
+import yaml
 from kubernetes import client
 
 from istio_runbooks.run import main
 from tests.helpers.audit import now
 from tests.helpers.cluster import all_available, deployment, wait_for
+from tests.helpers.playbook import run_playbook
 
 NS = "ticket-shop"
 CHANGE = "CHG0001313"
@@ -138,3 +140,34 @@ def test_malformed_change_id_where_required_and_unknown_runbook_stop_before_anyt
     err = capsys.readouterr().err
     assert "unknown runbook 'mtls-strickt'; known runbooks:" in err and "mtls-strict" in err and "site" in err
     assert not (tmp_path / "nope").exists(), "nothing ran"
+
+
+@pytest.mark.parametrize("runbook", ["playbooks/sidecar-injection.yml", "playbooks/mtls-strict.yml",
+                                     "playbooks/gateways.yml"])
+def test_every_runbook_refuses_a_bad_inventory_before_any_change(runbook, sandbox, audit, tmp_path):
+    """Two hosts on one API server and context, and a host without a kubeconfig: the first role of every runbook
+    (change_ticket) refuses the inventory, naming both problems, before any other task runs or anything is written."""
+    shared = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+              "mesh_cluster_context": "sandbox"}
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(yaml.safe_dump({"mesh_clusters": {"vars": shared, "hosts": {
+        "first": {"mesh_cluster_kubeconfig": str(sandbox.paths.kubeconfig)},
+        "again": {"mesh_cluster_kubeconfig": str(sandbox.paths.kubeconfig)},  # the same cluster and context
+        "nokubeconfig": {}}}}, sort_keys=False))
+    since = now()
+    run = run_playbook(runbook, {"sidecar_injection_namespaces": ["shop"], "mtls_policy_scope": "mesh",
+                                 "change_ticket_evidence_dir": str(tmp_path / "evidence")},
+                       inventory=str(inventory), timeout=300)
+    assert run.rc != 0
+    stdout = " ".join(run.stdout.split())
+    assert ("hosts first and again are the same cluster (API server https://127.0.0.1:%d; contexts sandbox and sandbox)"
+            % sandbox.ports.apiserver) in stdout
+    assert "host nokubeconfig has no mesh_cluster_kubeconfig: set it" in stdout
+    assert "Nothing was changed." in stdout
+    [failed] = {e["event_data"]["task"] for e in run.events if e.get("event") == "runner_on_failed"}
+    assert "Change_ticket | Assert every host is its own cluster, with a kubeconfig" in failed
+    tasks = [e["event_data"]["task"] for e in run.events if e.get("event") == "playbook_on_task_start"
+             and not e["event_data"]["task"].startswith("Validating arguments")]
+    assert tasks and all("Change_ticket | " in t for t in tasks), tasks  # no other role started
+    time.sleep(1)
+    assert audit.writes(since) == []

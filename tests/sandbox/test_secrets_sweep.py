@@ -1,7 +1,9 @@
 """Secrets stay out of every output: a run with a bearer-token kubeconfig, a gateway TLS Secret and the mesh CA
 in play (backup, then a restore plan with --diff that would replace both) prints neither the token nor a Secret
-value in stdout, job events, runner artifacts, the evidence reports or the backup's other files; secrets.yaml is 0600."""
+value in stdout, job events (the evidence summary line included), runner artifacts, the evidence reports or the
+backup's other files; secrets.yaml is 0600."""
 import base64
+import json
 import os
 import secrets
 import stat
@@ -103,6 +105,13 @@ def test_token_tls_key_and_ca_never_appear_in_outputs(automation, api_client, tm
         assert "report.json" in str(list((tmp_path / report_dir).rglob("report.json"))), "%s: no report" % report_dir
         assert leaks(text, values) == [], "the %s report holds a secret" % report_dir
     assert "(hidden: no_log)" in folder_text(tmp_path / "evidence-restore"), "the plan says a no_log task changes Secrets"
+    # the evidence summary AWX keeps with the job (the last events; swept with the events above)
+    kinds = [e.get("event") for e in restore.events]
+    [summary] = [e for e in restore.events[kinds.index("playbook_on_stats"):] if "Evidence summary: " in e.get("stdout", "")]
+    brief = json.loads(summary["stdout"].split("Evidence summary: ", 1)[1])
+    assert brief["change_id"] == "CHG0000042" and brief["mode"] == "plan" and brief["status"] == "ok"
+    assert {"cluster": "sandbox", "ref": "(hidden: no_log)", "action": "change"} in brief["changed_objects"]
+    assert leaks(json.dumps(brief), values) == []
     others = "\n".join(p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file() and p != secret_file)
     assert leaks(others, values) == [], "a backup file other than secrets.yaml holds a secret"
     assert leaks(held, {"token": automation["token"]}) == []

@@ -49,3 +49,92 @@ def test_markdown_names_the_plan_and_escapes_table_cells():
     text = evidence.markdown(report)
     assert "plan (--check, nothing written)" in text and "## Planned changes" in text
     assert "| sandbox | A \\| B | passed |" in text and "update Namespace/shop" in text
+
+
+def report_folder(parent, name):
+    folder = parent / name
+    folder.mkdir()
+    (folder / "report.json").write_text("{}")
+    return folder
+
+
+def test_expired_reports_are_the_oldest_beyond_keep_by_time_whatever_the_ticket():
+    names = ["CHG0000002-20261126T100000000000Z", "run-20261126T090000000000Z", "CHG0000001-20261126T110000000000Z",
+             "notes", "CHG0000003-20261125T235959999999Z"]
+    assert evidence.expired_reports(names, 2) == ["CHG0000003-20261125T235959999999Z", "run-20261126T090000000000Z"]
+    assert evidence.expired_reports(names, 4) == []
+    assert evidence.expired_reports(names, 0) == [] and evidence.expired_reports(names, None) == []  # 0 keeps all
+    assert evidence.expired_reports(names, 1) == ["CHG0000003-20261125T235959999999Z", "run-20261126T090000000000Z",
+                                                  "CHG0000002-20261126T100000000000Z"]
+    assert evidence.DEFAULT_KEEP == 50
+
+
+def test_rotate_deletes_only_report_folders_beyond_keep(tmp_path):
+    for hour in range(10, 16):
+        report_folder(tmp_path, "CHG0012345-20261126T%02d0000000000Z" % hour)
+    (tmp_path / "CHG0012345-20261126T010000000000Z").mkdir()  # no report.json: not a report, kept
+    (tmp_path / "backup-20261126T010000000000Z.txt").write_text("x")  # a file: kept
+    (tmp_path / "mine").mkdir()
+    deleted = evidence.rotate(str(tmp_path), 3)
+    assert [p.rsplit("/", 1)[-1] for p in deleted] == ["CHG0012345-20261126T%02d0000000000Z" % h for h in (10, 11, 12)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "CHG0012345-20261126T010000000000Z", "CHG0012345-20261126T130000000000Z", "CHG0012345-20261126T140000000000Z",
+        "CHG0012345-20261126T150000000000Z", "backup-20261126T010000000000Z.txt", "mine"]
+    assert evidence.rotate(str(tmp_path), 3) == []  # nothing more to delete
+    assert evidence.rotate(str(tmp_path / "absent"), 3) == []
+
+
+def test_summary_lists_status_counts_and_changed_objects_without_values():
+    report = {"runbook": "restore.yml", "change_id": "CHG0000042", "check_mode": True,
+              "hosts": {"east": {"status": "ok", "stats": {"ok": 9, "changed": 2},
+                                 "changes": [{"ref": "istio-system/Secret/cert", "action": "update", "task": "T",
+                                              "before": {"data": "c2VjcmV0"}, "after": {"data": "bmV3"}},
+                                             {"ref": "(hidden: no_log)", "action": "change", "before": None, "after": None}],
+                                 "verifications": [{"name": "a", "passed": True}, {"name": "b", "passed": None}]},
+                        "west": {"status": "failed", "stats": {"ok": 1, "failures": 1}, "changes": [],
+                                 "verifications": [{"name": "c", "passed": False}]}}}
+    brief = evidence.summary(report, ["/runs/CHG0000042-20261126T100000000000Z"])
+    assert brief == {
+        "runbook": "restore.yml", "change_id": "CHG0000042", "mode": "plan", "status": "failed",
+        "clusters": {"east": {"status": "ok", "ok": 9, "changed": 2, "failed": 0, "unreachable": 0},
+                     "west": {"status": "failed", "ok": 1, "changed": 0, "failed": 1, "unreachable": 0}},
+        "changed_objects": [{"cluster": "east", "ref": "istio-system/Secret/cert", "action": "update"},
+                            {"cluster": "east", "ref": "(hidden: no_log)", "action": "change"}],
+        "verifications": {"passed": 1, "failed": 1},
+        "reports": ["/runs/CHG0000042-20261126T100000000000Z/report.json"]}
+    assert "c2VjcmV0" not in str(brief) and "bmV3" not in str(brief)
+    many = {"hosts": {"a": {"status": "ok", "changes": [{"ref": "r%d" % i, "action": "create"} for i in range(205)]}}}
+    brief = evidence.summary(many)
+    assert len(brief["changed_objects"]) == 200 and brief["changed_objects_left_out"] == 5 and brief["status"] == "ok"
+
+
+def test_the_callback_keeps_the_newest_reports_and_prints_the_summary(tmp_path):
+    """A local play (no cluster) through the enabled callback: with keep 2, the run's own report and the newest
+    older one stay; the summary line follows the recap."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    evidence_dir = tmp_path / "evidence"
+    evidence_dir.mkdir()
+    for hour in (1, 2, 3):
+        report_folder(evidence_dir, "CHG0000007-20260101T%02d0000000000Z" % hour)
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.set_fact:\n        change_ticket_evidence_dir: %s\n" % evidence_dir)
+    env = dict(os.environ, ANSIBLE_CONFIG=str(root / "ansible.cfg"), ISTIO_RUNBOOKS_EVIDENCE_KEEP="2",
+               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+    run = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,",
+                          "-c", "local", "-e", "change_id=CHG0000008", str(playbook)],
+                         cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    kept = sorted(p.name for p in evidence_dir.iterdir())
+    assert len(kept) == 2 and kept[0] == "CHG0000007-20260101T030000000000Z" and kept[1].startswith("CHG0000008-"), kept
+    [line] = [l for l in run.stdout.splitlines() if l.startswith("Evidence summary: ")]
+    brief = json.loads(line[len("Evidence summary: "):])
+    assert brief["change_id"] == "CHG0000008" and brief["status"] == "ok" and brief["mode"] == "run"
+    assert brief["reports"] == [str(evidence_dir / kept[1] / "report.json")]
