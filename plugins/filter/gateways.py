@@ -50,6 +50,11 @@ def gateways_stale(labelled, wanted):
     return gateways.stale_objects(labelled, wanted)
 
 
+def gateways_stale_plan(labelled, wanted, namespaces):
+    """Stale objects in the given namespaces to remove (and their copies to keep first); others left alone."""
+    return gateways.stale_plan(labelled, wanted, namespaces)
+
+
 class FilterModule(object):
     def filters(self):
         return dict((f.__name__, f) for f in (
@@ -61,4 +66,5 @@ class FilterModule(object):
             gateways_pod_labels,
             gateways_conditions,
             gateways_stale,
+            gateways_stale_plan,
         ))

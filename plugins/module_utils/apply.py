@@ -215,8 +215,9 @@ class BatchApplier(object):
     """Server-side apply of many objects: one list per kind and namespace, a write only where needed."""
 
     def __init__(self, dynamic_client, field_manager="istio-runbooks", force_conflicts=True, check_mode=False,
-                 annotations=None):
+                 annotations=None, owner_label=None):
         self.client = dynamic_client
+        self.owner_label = owner_label  # "key=value": live objects without it belong to another tool
         self.annotations = annotations or {}
         self.field_manager = field_manager
         self.force_conflicts = force_conflicts
@@ -284,10 +285,25 @@ class BatchApplier(object):
                             "namespace_pending": namespace in new_namespaces})
         return planned
 
+    def foreign(self, planned):
+        """Refs of live objects (Namespaces aside) that lack the owner label: another tool manages them."""
+        if not self.owner_label:
+            return []
+        key, _, value = self.owner_label.partition("=")
+        return [object_ref(item["object"]) for item in planned
+                if item["live"] is not None and item["object"].get("kind") != "Namespace"
+                and (object_meta(item["live"]).get("labels") or {}).get(key) != value]
+
     def apply(self, definitions):
-        """Apply what differs. Returns (results, failure): failure is None or a dict naming the object."""
+        """Apply what differs. Returns (results, failure): failure is None or a dict naming the object.
+        With an owner label, nothing is written while a live object lacks it (failure action "refuse")."""
         results = []
-        for item in self.plan(definitions):
+        planned = self.plan(definitions)
+        foreign = self.foreign(planned)
+        if foreign:
+            return results, {"ref": ", ".join(foreign), "action": "refuse",
+                             "reason": "they exist without the label %s, so another tool manages them" % self.owner_label}
+        for item in planned:
             obj, entry = item["object"], {"ref": object_ref(item["object"]), "action": item["action"],
                                           "paths": item["paths"], "before": item["live"], "after": None}
             if item["action"] == "none":

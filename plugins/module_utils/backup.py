@@ -141,5 +141,10 @@ def missing_crd_kinds(objects, crds):
     serve networking.istio.io Gateways), sorted."""
     served = set("%s/%s" % (c.get("spec", {}).get("group"), c.get("spec", {}).get("names", {}).get("kind"))
                  for c in crds)
-    wanted = set("%s/%s" % (o.get("apiVersion", "").rpartition("/")[0], o.get("kind")) for o in objects)
+    wanted = set("%s/%s" % (o.get("apiVersion", "").rpartition("/")[0], o.get("kind")) for o in objects
+                 if o.get("apiVersion", "").rpartition("/")[0] not in BUILT_IN_GROUPS)
     return sorted(wanted - served)
+
+
+# API groups the API server serves itself (a gateway's Deployment, Service, ServiceAccount and RBAC objects)
+BUILT_IN_GROUPS = ("", "apps", "policy", "autoscaling", "rbac.authorization.k8s.io")

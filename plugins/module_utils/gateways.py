@@ -240,3 +240,23 @@ def stale_objects(labelled, wanted):
             ref["metadata"]["namespace"] = meta["namespace"]
         stale.append(ref)
     return stale
+
+
+def stale_plan(labelled, wanted, namespaces):
+    """{remove, backup, left_alone}: the stale objects (stale_objects) in the given namespaces, as references to
+    delete and as full objects to keep a copy of first; stale objects in other namespaces are left alone (another
+    team's gateways carry the same label)."""
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import clean_for_backup
+
+    namespaces = set(namespaces or [])
+    stale = stale_objects(labelled, wanted)
+    remove = [r for r in stale if r["metadata"].get("namespace") in namespaces]
+    left = [r for r in stale if r["metadata"].get("namespace") not in namespaces]
+
+    def ref_key(o):
+        m = o.get("metadata") or {}
+        return (o.get("apiVersion"), o.get("kind"), m.get("namespace"), m.get("name"))
+    removing = set(ref_key(r) for r in remove)
+    backup = clean_for_backup([o for o in labelled or [] if ref_key(o) in removing])
+    names = ["%s/%s/%s" % (r["metadata"].get("namespace", ""), r["kind"], r["metadata"]["name"]) for r in left]
+    return {"remove": remove, "backup": backup, "left_alone": left, "left_alone_names": names}

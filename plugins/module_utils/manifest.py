@@ -135,6 +135,7 @@ def clean_for_backup(objects):
             meta.pop(key, None)
         annotations = meta.get("annotations") or {}
         annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
+        annotations.pop("deployment.kubernetes.io/revision", None)  # the Deployment controller's counter
         if not annotations:
             meta.pop("annotations", None)
         cleaned.append(obj)

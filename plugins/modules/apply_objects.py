@@ -40,6 +40,12 @@ options:
     description: Take over fields another manager owns (as C(kubectl apply --server-side --force-conflicts)).
     type: bool
     default: true
+  owner_label:
+    description:
+      - A label C(key=value) that marks the objects this tool made. When set, an existing object (Namespaces
+        aside) without it is another tool's (a Helm release, say), so the call writes nothing and fails naming them.
+      - Leave it out to adopt such objects.
+    type: str
   annotations:
     description:
       - Annotations added to every object this call writes (the change ticket, the runbook, the time), never to
@@ -117,6 +123,7 @@ def main():
     spec.update(definitions=dict(type="list", elements="dict", required=True),
                 field_manager=dict(type="str", default="istio-runbooks"),
                 force_conflicts=dict(type="bool", default=True),
+                owner_label=dict(type="str"),
                 annotations=dict(type="dict", default={}))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     bad = [i for i, obj in enumerate(module.params["definitions"])
@@ -124,7 +131,8 @@ def main():
     if bad:
         module.fail_json(msg="definitions %s lack apiVersion, kind or metadata.name" % bad)
     applier = BatchApplier(connect(module).client, module.params["field_manager"], module.params["force_conflicts"],
-                           module.check_mode, dict((k, str(v)) for k, v in module.params["annotations"].items()))
+                           module.check_mode, dict((k, str(v)) for k, v in module.params["annotations"].items()),
+                           module.params["owner_label"])
     try:
         results, failure = applier.apply(module.params["definitions"])
     except Exception as exc:  # pylint: disable=broad-except
@@ -137,6 +145,9 @@ def main():
     if module._diff and changed:
         result["diff"] = [{"before_header": r["ref"], "after_header": r["ref"], "before": for_diff(r["before"]),
                            "after": for_diff(r["after"])} for r in changed]
+    if failure and failure["action"] == "refuse":
+        module.fail_json(msg="Refusing to take over %s: %s. Nothing was changed." % (failure["ref"], failure["reason"]),
+                         failed_object=failure, **result)
     if failure:
         module.fail_json(msg="Applying %s failed: %s" % (failure["ref"], failure["reason"]), failed_object=failure,
                          **result)

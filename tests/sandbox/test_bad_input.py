@@ -41,7 +41,8 @@ BASELINE = {
 }
 # Local folders a case may write to (snapshots, bundles, reports), all under the test's temporary folder.
 LOCAL_DIRS = ("istio_backup_dir", "istio_backup_snapshot_dir", "traffic_management_snapshot_dir",
-              "authorization_policy_snapshot_dir", "collect_logs_dir", "mesh_doctor_report_dir", "ingress_migration_dir")
+              "authorization_policy_snapshot_dir", "collect_logs_dir", "mesh_doctor_report_dir", "ingress_migration_dir",
+              "mesh_gateways_snapshot_dir")
 
 # Variables read only in one mode: their cases run in that mode.
 CONTEXT = {

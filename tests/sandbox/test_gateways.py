@@ -13,9 +13,11 @@ from kubernetes import client, dynamic
 
 from tests.helpers.audit import now
 from tests.helpers.cluster import wait_for
-from tests.helpers.playbook import run_playbook
+from tests.helpers.playbook import ROOT, run_playbook
 
 NS = "gw-shop"
+OTHER_NS = "gw-other-team"
+SNAPSHOTS = ROOT / "artifacts" / "sandbox" / "gateways"
 PLAYBOOK = "playbooks/gateways.yml"
 GATEWAYS = [{"name": "shop-ingress", "namespace": NS, "type": "ingress"},
             {"name": "shop-egress", "namespace": NS, "type": "egress"}]
@@ -51,6 +53,10 @@ def shop(installed_mesh, api_client, tmp_path_factory):
         "selector": {"app": "frontend"}, "ports": [{"name": "http", "port": 8080}]}})
     yield tls_secret(tmp_path_factory.mktemp("tls"))
     core.delete_namespace(NS)
+    try:
+        core.delete_namespace(OTHER_NS)
+    except client.ApiException:
+        pass
 
 
 def test_bad_input_fails_before_any_write_naming_the_variable(shop, audit):
@@ -104,6 +110,14 @@ def test_both_formats_applied_programmed_then_no_writes(shop, api_client, audit)
     assert again.rc == 0 and again.changed == 0, again.stdout[-3000:]
     assert writes_after(audit, since) == []
 
+    # another team's gateway: same label, another namespace; a run of these variables never removes it
+    core.create_namespace({"metadata": {"name": OTHER_NS, "labels": {"istio-runbooks.io/test": "true"}}})
+    other_team = dyn.resources.get(api_version="networking.istio.io/v1", kind="Gateway")
+    other_team.create(namespace=OTHER_NS, body={"apiVersion": "networking.istio.io/v1", "kind": "Gateway", "metadata": {
+        "name": "pay", "labels": {"istio-runbooks.io/gateway": "pay"}}, "spec": {"selector": {"istio": "pay"}, "servers": [
+            {"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["pay.example.com"]}]}})
+    removed_before = set(SNAPSHOTS.glob("removed-*.yaml"))
+
     # Gateway API: the CRDs server-side, the objects, istiod deploys the Gateway; the Istio objects go
     since = now()
     plan = run_playbook(PLAYBOOK, inputs(mesh_gateways_api="gateway_api"), check=True, diff=True)
@@ -126,6 +140,11 @@ def test_both_formats_applied_programmed_then_no_writes(shop, api_client, audit)
     assert redirect["rules"][0]["filters"] == [{"type": "RequestRedirect",
                                                 "requestRedirect": {"scheme": "https", "statusCode": 301}}]
     assert dyn.resources.get(api_version="networking.istio.io/v1", kind="VirtualService").get(namespace=NS).items == []
+    # copied before removal; the other team's gateway left alone and reported
+    copies = set(SNAPSHOTS.glob("removed-*.yaml")) - removed_before
+    assert len(copies) == 1 and "kind: VirtualService" in copies.pop().read_text()
+    assert other_team.get(name="pay", namespace=OTHER_NS).metadata.name == "pay"
+    assert "%s/Gateway/pay" % OTHER_NS in " ".join(run.stdout.split())
     crd = client.ApiextensionsV1Api(api_client).read_custom_resource_definition("httproutes.gateway.networking.k8s.io")
     assert "kubectl.kubernetes.io/last-applied-configuration" not in (crd.metadata.annotations or {})
     assert crd.metadata.annotations["gateway.networking.k8s.io/bundle-version"] == "v1.6.3"

@@ -174,6 +174,22 @@ def test_bad_input_is_refused_before_any_write(shop, audit):
     assert audit.writes(since) == []
 
 
+def test_controller_objects_another_tool_made_are_refused_unless_adopted(shop, api_client, audit):
+    core = client.CoreV1Api(api_client)
+    # as a Helm release of ingress-nginx leaves it: same name, not our label
+    core.patch_namespaced_config_map("ingress-nginx-controller", NGINX_NS, {"metadata": {"labels": {
+        "app.kubernetes.io/part-of": None, "app.kubernetes.io/managed-by": "Helm"}}})
+    since = now()
+    refused = run_playbook("playbooks/ingress-nginx.yml", NGINX_VARS)
+    assert refused.rc != 0 and "Refusing to take over %s/ConfigMap/ingress-nginx-controller" % NGINX_NS in text(refused)
+    assert "ingress_nginx_adopt: true" in text(refused)
+    assert audit.writes(since) == []
+    adopted = run_playbook("playbooks/ingress-nginx.yml", dict(NGINX_VARS, ingress_nginx_adopt=True))
+    assert adopted.rc == 0, adopted.stdout[-3000:]
+    labels = core.read_namespaced_config_map("ingress-nginx-controller", NGINX_NS).metadata.labels
+    assert labels["app.kubernetes.io/part-of"] == "istio-runbooks"
+
+
 def test_plan_check_mode_writes_nothing_then_apply_converts_the_five_samples(shop, api_client, audit):
     if shop["crds_missing"]:
         run = run_playbook(RUNBOOK, args())

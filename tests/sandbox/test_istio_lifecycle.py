@@ -136,6 +136,24 @@ def live_istio_objects(api, namespace):
     return found
 
 
+GATEWAY_LABEL = "istio-runbooks.io/gateway"
+
+
+def gateway_objects(api, namespace):
+    """The objects mesh_gateways labels in the namespace, besides its Istio resources."""
+    core, apps, rbac = client.CoreV1Api(api), client.AppsV1Api(api), client.RbacAuthorizationV1Api(api)
+    found = []
+    for kind, api_version, listing in (
+            ("ServiceAccount", "v1", core.list_namespaced_service_account),
+            ("Service", "v1", core.list_namespaced_service),
+            ("Deployment", "apps/v1", apps.list_namespaced_deployment),
+            ("Role", "rbac.authorization.k8s.io/v1", rbac.list_namespaced_role),
+            ("RoleBinding", "rbac.authorization.k8s.io/v1", rbac.list_namespaced_role_binding)):
+        for item in listing(namespace, label_selector=GATEWAY_LABEL).items:
+            found.append(dict(api.sanitize_for_serialization(item), kind=kind, apiVersion=api_version))
+    return found
+
+
 def test_teardown_leaves_nothing_and_restore_brings_everything_back(api_client, namespace):
     core, custom = client.CoreV1Api(api_client), client.CustomObjectsApi(api_client)
     core.patch_namespace(namespace, {"metadata": {"labels": {"istio-injection": "enabled"}}})
@@ -157,6 +175,13 @@ def test_teardown_leaves_nothing_and_restore_brings_everything_back(api_client, 
         pods = [p for p in core.list_namespaced_pod(namespace, label_selector="app=web").items if not p.metadata.deletion_timestamp]
         return pods and all("istio-proxy" in [c.name for c in p.spec.containers] for p in pods)
     wait_for(injected)
+    # an ingress gateway of mesh_gateways: a purge deletes it, so the backup must hold it
+    gateway = run_playbook("playbooks/gateways.yml", {
+        "mesh_gateways_gateways": [{"name": "lifecycle-ingress", "namespace": namespace, "type": "ingress"}],
+        "mesh_gateways_listeners": [], "mesh_gateways_remove_stale": False})
+    assert gateway.rc == 0, gateway.stdout[-3000:]
+    gateways_before = [without_ticket_annotations(o) for o in clean_for_backup(gateway_objects(api_client, namespace))]
+    assert {o["kind"] for o in gateways_before} == {"ServiceAccount", "Service", "Deployment", "Role", "RoleBinding"}
 
     teardown = purge(teardown_restart_workloads=True)
     assert "Removed" in teardown.stdout
@@ -169,6 +194,7 @@ def test_teardown_leaves_nothing_and_restore_brings_everything_back(api_client, 
     assert [n.metadata.name for n in core.list_namespace(label_selector="istio-injection").items] == []
     assert "istio-system" not in [n.metadata.name for n in core.list_namespace().items]
     assert core.list_config_map_for_all_namespaces(label_selector="istio.io/config=true").items == []
+    assert gateway_objects(api_client, namespace) == []
     again = purge()
     assert again.changed == 0, again.stdout[-3000:]
 
@@ -181,6 +207,8 @@ def test_teardown_leaves_nothing_and_restore_brings_everything_back(api_client, 
     before = [without_ticket_annotations(o) for o in before]
     assert backup_differences(before, after) == []
     assert clean_for_backup(after) == before
+    gateways_after = [without_ticket_annotations(o) for o in clean_for_backup(gateway_objects(api_client, namespace))]
+    assert backup_differences(gateways_before, gateways_after) == []
     labels = core.read_namespace(namespace).metadata.labels
     assert labels.get("istio-injection") == "enabled"
     assert run_playbook("playbooks/restore.yml", {"istio_backup_replace_secrets": True}).changed == 0

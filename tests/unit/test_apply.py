@@ -237,3 +237,18 @@ def test_annotations_go_only_on_written_objects_and_do_not_make_a_difference():
     for written in results[1:]:
         assert written["after"]["metadata"]["annotations"] == ticket
     assert results[1]["paths"] == [".data.v"], "the annotations are not among the differences"
+
+
+def test_an_owner_label_refuses_objects_another_tool_made_before_any_write():
+    ours = dict(_cm("ours", "1"), metadata={"name": "ours", "namespace": "ns", "labels": {"app.kubernetes.io/part-of": "istio-runbooks"}})
+    helm = dict(_cm("helm", "1"), metadata={"name": "helm", "namespace": "ns", "labels": {"app.kubernetes.io/managed-by": "Helm"}})
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}}
+    client = FakeClient([ours, helm, namespace])
+    want = [namespace, dict(ours, data={"v": "2"}), dict(helm, data={"v": "2"}), _cm("new", "1")]
+    results, failure = BatchApplier(client, owner_label="app.kubernetes.io/part-of=istio-runbooks").apply(want)
+    assert failure["action"] == "refuse" and failure["ref"] == "ns/ConfigMap/helm"
+    assert "app.kubernetes.io/part-of=istio-runbooks" in failure["reason"]
+    assert results == [] and [c for c in client.calls if c[0] == "apply"] == []
+    # without it the same batch adopts them
+    results, failure = BatchApplier(FakeClient([ours, helm, namespace])).apply(want)
+    assert failure is None and [r["action"] for r in results] == ["none", "update", "update", "create"]

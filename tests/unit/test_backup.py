@@ -183,3 +183,20 @@ def test_missing_crd_kinds_compare_group_and_kind():
     crds = [{"spec": {"group": "gateway.networking.k8s.io", "names": {"kind": "Gateway"}}},
             {"spec": {"group": "security.istio.io", "names": {"kind": "PeerAuthentication"}}}]
     assert missing_crd_kinds(objects, crds) == ["networking.istio.io/Gateway"]
+
+
+def test_missing_crd_kinds_leave_out_the_kinds_the_api_server_serves_itself():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.backup import missing_crd_kinds
+    objects = [{"apiVersion": "apps/v1", "kind": "Deployment"}, {"apiVersion": "v1", "kind": "Service"},
+               {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role"},
+               {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute"}]
+    assert missing_crd_kinds(objects, []) == ["gateway.networking.k8s.io/HTTPRoute"]
+
+
+def test_a_backed_up_deployment_leaves_out_the_controllers_revision_counter():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import clean_for_backup
+    live = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {
+        "name": "gw", "namespace": "ns", "uid": "1", "annotations": {"deployment.kubernetes.io/revision": "3"}},
+        "spec": {"replicas": 1}, "status": {"replicas": 1}}
+    assert clean_for_backup([live]) == [{"apiVersion": "apps/v1", "kind": "Deployment",
+                                         "metadata": {"name": "gw", "namespace": "ns"}, "spec": {"replicas": 1}}]

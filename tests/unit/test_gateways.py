@@ -145,3 +145,21 @@ def test_teardown_purge_removes_the_labelled_gateways_and_a_revision_teardown_ke
         ("Deployment", "istio-ingress"), ("HTTPRoute", "shop"), ("Gateway", "shop")]
     assert gather_teardown(_Reader(live), dict(options, remove_gateways=False))["objects"] == []
     assert gather_teardown(_Reader(live), dict(options, scope="revision", revision="canary"))["objects"] == []
+
+
+def test_stale_plan_removes_only_in_the_namespaces_the_variables_name_and_keeps_copies():
+    wanted = gw.listener_objects([SHOP], GATEWAYS, "istio")
+    old = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+           "metadata": {"name": "old", "namespace": "shop", "uid": "1", "labels": {gw.GATEWAY_LABEL: "shop"}},
+           "spec": {"hostnames": ["old.example.com"]}, "status": {}}
+    other_team = {"apiVersion": "networking.istio.io/v1", "kind": "Gateway",
+                  "metadata": {"name": "pay", "namespace": "payments", "labels": {gw.GATEWAY_LABEL: "pay"}}}
+    plan = gw.stale_plan(wanted + [old, other_team], wanted, ["shop"])
+    assert plan["remove"] == [{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                               "metadata": {"name": "old", "namespace": "shop"}}]
+    assert plan["backup"] == [{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                               "metadata": {"name": "old", "namespace": "shop", "labels": {gw.GATEWAY_LABEL: "shop"}},
+                               "spec": {"hostnames": ["old.example.com"]}}]
+    assert plan["left_alone_names"] == ["payments/Gateway/pay"]
+    assert plan["left_alone"] == [{"apiVersion": "networking.istio.io/v1", "kind": "Gateway",
+                                   "metadata": {"name": "pay", "namespace": "payments"}}]
