@@ -183,7 +183,8 @@ def _header(playbook):
         lines.append(line.lstrip("# ").strip())
     text = " ".join(lines)
     if len(text) > 400:  # whole sentences up to 400 characters (AWX shows the description in lists)
-        text = text[:400].rsplit(". ", 1)[0] + "."
+        head = text[:400]
+        text = head.rsplit(". ", 1)[0] + "." if ". " in head else head.rsplit(" ", 1)[0] + " ..."
     return text
 
 
