@@ -181,7 +181,7 @@ def _header(playbook):
         if not line.startswith("#") or not line.strip("# "):
             break
         lines.append(line.lstrip("# ").strip())
-    text = " ".join(lines)
+    text = " ".join(" ".join(lines).split())
     if len(text) > 400:  # whole sentences up to 400 characters (AWX shows the description in lists)
         head = text[:400]
         text = head.rsplit(". ", 1)[0] + "." if ". " in head else head.rsplit(" ", 1)[0] + " ..."
