@@ -110,6 +110,11 @@ def traffic_egress_stale(desired, live):
     return egress.stale(desired, live)
 
 
+def traffic_second_rules(desired, live):
+    """Messages for live DestinationRules that target the host of a desired one under another name."""
+    return traffic.second_rules(desired, live)
+
+
 class FilterModule(object):
     def filters(self):
         return dict((f.__name__, f) for f in (
@@ -131,4 +136,5 @@ class FilterModule(object):
             traffic_egress_hosts_in_use,
             traffic_egress_report,
             traffic_egress_stale,
+            traffic_second_rules,
         ))

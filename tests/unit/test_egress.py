@@ -123,3 +123,18 @@ def test_istio_install_renders_the_outbound_traffic_policy_beside_the_mesh_confi
     # unset: the mesh config's own setting (or Istio's default) stays
     spec = _render_istio_operator(istio_install_mesh_config={"outboundTrafficPolicy": {"mode": "ALLOW_ANY"}})["spec"]
     assert spec["meshConfig"] == {"outboundTrafficPolicy": {"mode": "ALLOW_ANY"}}
+
+
+def test_a_second_destination_rule_for_a_host_traffic_management_owns_is_named():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.traffic import second_rules
+    desired = [{"kind": "DestinationRule", "metadata": {"name": "backend", "namespace": "demo"},
+                "spec": {"host": "backend.demo.svc.cluster.local"}}]
+    live = [dict(desired[0]),
+            {"kind": "DestinationRule", "metadata": {"name": "backend-ingress", "namespace": "demo"},
+             "spec": {"host": "backend"}},
+            {"kind": "DestinationRule", "metadata": {"name": "frontend-ingress", "namespace": "demo"},
+             "spec": {"host": "frontend"}}]
+    assert second_rules(desired, live) == [
+        "DestinationRule demo/backend-ingress also targets backend.demo.svc.cluster.local, whose rule demo/backend "
+        "traffic_management owns: Istio applies only one; move its settings into traffic_management_services and "
+        "delete it"]
