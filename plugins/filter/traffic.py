@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.istio_runbooks.mesh.plugins.module_utils import traffic
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils import egress, traffic
 
 
 def traffic_validate(services, overrides=None):
@@ -78,6 +78,43 @@ def traffic_stale_managed(desired, live):
     return traffic.stale_managed(desired, live)
 
 
+def traffic_egress_validate(services, gateway):
+    """Problems with the egress variables (hosts, ports, resolution, the egress gateway), naming the variable."""
+    return egress.validate(services, gateway)
+
+
+def traffic_egress_objects(services, namespace, gateway):
+    """ServiceEntries, and for services routed through the egress gateway its DestinationRule, Gateways and
+    VirtualServices (Istio's Egress Gateways task).
+    """
+    return egress.egress_objects(services, namespace, gateway)
+
+
+def traffic_egress_query(window):
+    """The PromQL of the external hosts the sidecars passed through (PassthroughCluster) over window."""
+    return egress.PASSTHROUGH_QUERY % window
+
+
+def traffic_egress_hosts_in_use(prometheus_result):
+    """[{host, sources, count}] from that query's result."""
+    return egress.hosts_in_use(prometheus_result)
+
+
+def traffic_egress_report(in_use, service_entries, desired=None):
+    """Which external hosts in use a ServiceEntry covers: {in_use, uncovered, declared, lines}."""
+    return egress.registry_only_report(in_use, service_entries, desired)
+
+
+def traffic_egress_stale(desired, live):
+    """Live objects labelled istio-runbooks.io/egress that the desired egress objects no longer name."""
+    return egress.stale(desired, live)
+
+
+def traffic_second_rules(desired, live):
+    """Messages for live DestinationRules that target the host of a desired one under another name."""
+    return traffic.second_rules(desired, live)
+
+
 class FilterModule(object):
     def filters(self):
         return dict((f.__name__, f) for f in (
@@ -93,4 +130,11 @@ class FilterModule(object):
             traffic_revert_plan,
             authorization_objects,
             authorization_validate,
+            traffic_egress_validate,
+            traffic_egress_objects,
+            traffic_egress_query,
+            traffic_egress_hosts_in_use,
+            traffic_egress_report,
+            traffic_egress_stale,
+            traffic_second_rules,
         ))

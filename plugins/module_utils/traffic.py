@@ -562,3 +562,25 @@ def revert_plan(snapshot, live):
                 or plain_annotations(meta_b) != plain_annotations(meta_n):
             put.append(before)
     return {"delete": delete, "put": put}
+
+
+def second_rules(desired, live):
+    """'<theirs> also targets <host> (...)' for each live DestinationRule that targets the host of a desired one
+    under another name (the ingress migration's <service>-ingress): Istio applies only one rule per host."""
+    wanted = {}
+    for obj in desired or []:
+        if obj.get("kind") == "DestinationRule":
+            wanted[(obj["metadata"]["namespace"], obj["spec"]["host"])] = obj["metadata"]["name"]
+    found = []
+    for obj in live or []:
+        meta, host = obj.get("metadata") or {}, (obj.get("spec") or {}).get("host")
+        if obj.get("kind") != "DestinationRule":
+            continue
+        for (namespace, want_host), name in sorted(wanted.items()):
+            short = want_host.split(".")[0]
+            if meta.get("name") != name and host in (want_host, short, "%s.%s" % (short, namespace)) \
+                    and meta.get("namespace") == namespace:
+                found.append("DestinationRule %s/%s also targets %s, whose rule %s/%s traffic_management owns: Istio "
+                             "applies only one; move its settings into traffic_management_services and delete it"
+                             % (namespace, meta.get("name"), want_host, namespace, name))
+    return found
