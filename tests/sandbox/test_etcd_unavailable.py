@@ -27,7 +27,7 @@ APPS = ("web", "api", "db")
 REPLICAS = 4
 LABEL_TASK = "Set the injection labels"
 PAUSE_SECONDS = 6
-DROP_SECONDS = 5
+DROP_SECONDS = 4
 
 
 class FlakyApi:
@@ -39,19 +39,24 @@ class FlakyApi:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.dropped = 0
-        self.drop_until = None  # (monotonic deadline, least connections dropped)
+        self.drop_until = None
         threading.Thread(target=self._serve, daemon=True).start()
 
-    def drop(self, seconds, least=1, cap=60):
-        self.drop_until = (time.monotonic() + seconds, least, time.monotonic() + cap)
+    def drop(self, seconds, cap=60):
+        """Reset new connections from now until `seconds` after the first one reset (at most `cap` seconds)."""
+        self.drop_until = {"seconds": seconds, "first": None, "cap": time.monotonic() + cap}
 
     def dropping(self):
-        if self.drop_until is None:
+        window = self.drop_until
+        if window is None:
             return False
-        deadline, least, cap = self.drop_until
-        if (time.monotonic() >= deadline and self.dropped >= least) or time.monotonic() >= cap:
+        clock = time.monotonic()
+        if clock >= window["cap"] or (window["first"] is not None and clock >= window["first"] + window["seconds"]):
             self.drop_until = None
-        return self.drop_until is not None
+            return False
+        if window["first"] is None:
+            window["first"] = clock
+        return True
 
     def _serve(self):
         while True:
@@ -101,7 +106,7 @@ def task_started(events_dir, name_part):
     for path in Path(events_dir).glob("*.json"):
         try:
             event = json.loads(path.read_text())
-        except ValueError:
+        except (OSError, ValueError):  # ansible-runner renames its partial event files
             continue
         if event.get("event") == "playbook_on_task_start" and name_part in event["event_data"].get("task", ""):
             return True
