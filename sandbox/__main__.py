@@ -1,4 +1,4 @@
-"""python -m sandbox {build,up,down,status,env,istiod,proxies,prometheus}"""
+"""python -m sandbox {build,up,down,status,env,istiod,proxies,prometheus,etcd}"""
 import argparse
 import os
 import shlex
@@ -43,6 +43,9 @@ def main(argv=None):
     prom.add_argument("--flow", action="append", default=None,
                       help="repeatable: SOURCE_NS/WORKLOAD->DEST_NS/WORKLOAD:mutual_tls|plaintext, "
                            "e.g. legacy/curl->foo/httpbin:plaintext")
+    etcd = sub.add_parser("etcd", help="faults for reliability tests: pause (SIGSTOP: requests stall), resume, "
+                                        "restart (stop and start etcd; kube-apiserver keeps running)")
+    etcd.add_argument("action", choices=["pause", "resume", "restart"])
     args = parser.parse_args(argv)
 
     if args.command == "build":
@@ -98,6 +101,9 @@ def main(argv=None):
             else:
                 prometheus.up(box, args.flow)
                 print(f"sandbox: prometheus up at {prometheus.url(box)}")
+        elif args.command == "etcd":
+            getattr(box, args.action)("etcd")
+            print(f"sandbox: etcd {dict(pause='paused', resume='resumed', restart='restarted')[args.action]}")
         elif args.command == "env":
             for key, value in box.env().items():
                 print(f"export {key}={shlex.quote(value)}")

@@ -33,6 +33,7 @@ STATE_MARKER = ".istio-runbooks-sandbox"
 ISTIOD_SLOT = 100  # ports per istiod revision: 15017 + slot * 100, ...
 ISTIOD_SLOTS = 40
 CONTROL_PLANE = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]
+NEEDS = {"kube-apiserver": ("etcd",), "kwok": ("etcd", "kube-apiserver")}  # whose readiness probe goes through whom
 ADDONS = ["prometheus", "synthetic-exporter"]  # python -m sandbox prometheus up
 
 AUDIT_POLICY = {
@@ -402,9 +403,11 @@ class Sandbox:
         (self.paths.state / STATE_MARKER).write_text("istio-runbooks sandbox state\n")
         self._clear_stale()
         missing = [name for name in CONTROL_PLANE if self._owned_pid(name) is None]
+        deferred = []  # probes that go through a missing process: judged once that is back
         for name in CONTROL_PLANE:  # a process that runs but does not answer (e.g. stuck exiting) is restarted
-            if name == "kwok" and "kube-apiserver" in missing:
-                continue  # kwok's probe (its node Ready) goes through the API server: judged once that is back
+            if name not in missing and any(needed in missing for needed in NEEDS.get(name, ())):
+                deferred.append(name)
+                continue
             if name not in missing and not self._answers(name):
                 self.out(f"sandbox: {name} runs but does not answer its readiness probe; restarting it")
                 self._stop(name)
@@ -432,13 +435,16 @@ class Sandbox:
                 if name == "kwok":  # the node may still be Ready from before: make sure kwok itself stays up
                     time.sleep(1)
                     self._wait(name, proc, self._probe(name), timeout=5)
-            if "kwok" not in missing and not self._answers("kwok", timeout=60):
-                self.out("sandbox: kwok runs but does not answer its readiness probe; restarting it")
-                self._stop("kwok")
-                proc = self._spawn("kwok", self._args("kwok"))
-                started.append("kwok")
-                self._ensure_node()
-                self._wait("kwok", proc, self._probe("kwok"))
+            for name in deferred:  # e.g. kube-apiserver after etcd was started again: it reconnects by itself
+                if self._answers(name, timeout=60):
+                    continue
+                self.out(f"sandbox: {name} runs but does not answer its readiness probe; restarting it")
+                self._stop(name)
+                proc = self._spawn(name, self._args(name))
+                started.append(name)
+                if name == "kwok":
+                    self._ensure_node()
+                self._wait(name, proc, self._probe(name))
         except BaseException:
             for name in reversed(started):
                 self._stop(name)
@@ -623,6 +629,31 @@ class Sandbox:
             os.kill(pid, signal.SIGKILL)
         pidfile.unlink(missing_ok=True)
         return True
+
+    # ---- faults (reliability tests) ------------------------------------------------------------------
+    def pause(self, name):
+        """SIGSTOP a control-plane process: it keeps its connections but answers nothing (a slow etcd)."""
+        return self._signal(name, signal.SIGSTOP)
+
+    def resume(self, name):
+        return self._signal(name, signal.SIGCONT)
+
+    def restart(self, name):
+        """Stop one control-plane process and start it again; the others keep running."""
+        if name not in CONTROL_PLANE:
+            raise SandboxError(f"unknown control-plane process {name}; one of {', '.join(CONTROL_PLANE)}")
+        self.resume(name)
+        self._stop(name)
+        self.up()
+
+    def _signal(self, name, signum):
+        if name not in CONTROL_PLANE:
+            raise SandboxError(f"unknown control-plane process {name}; one of {', '.join(CONTROL_PLANE)}")
+        pid = self._owned_pid(name)
+        if pid is None:
+            raise SandboxError(f"{name} is not running; start the sandbox with 'python -m sandbox up'")
+        os.kill(pid, signum)
+        return pid
 
     def down(self, keep_state=False):
         if not self.paths.run.exists() or not list(self.paths.run.glob("*.pid")):

@@ -236,6 +236,34 @@ def transient_error(exc):
     return type(exc).__name__ in CONNECTION_ERRORS or isinstance(exc, ConnectionError)
 
 
+# A failed task's result (kubernetes.core, whose modules do not retry) tells the same story in words.
+CONNECTION_TEXT = ("connection refused", "connection reset by peer", "connection aborted",
+                   "remote end closed connection") + tuple(name.lower() for name in CONNECTION_ERRORS)
+STATUS_IN_BODY = re.compile(r'"code"\s*:\s*(\d{3})\b')
+
+
+def transient_failure(result, details=""):
+    """True when a failed task result reports a failure a retry can outlive, as transient_error judges an
+    exception: no answer (connection refused or reset), 429/502/503/504, or a 500 naming etcd.
+
+    The status comes from the result (status, error) or the API's answer quoted in msg; without one, the
+    messages (msg, a failed module's stderr, the exception, details: the error summary's messages) must name a
+    connection failure. A 500 with a cause of its own (a failing admission webhook, even one whose own connection
+    was refused) is not transient.
+    """
+    if not isinstance(result, dict) or not result.get("failed"):
+        return False
+    text = " ".join([str(result.get(key) or "") for key in ("msg", "module_stderr", "module_stdout", "exception",
+                                                            "reason")] + [details or ""]).lower()
+    status = next((result[key] for key in ("status", "error") if isinstance(result.get(key), int)), None)
+    quoted = STATUS_IN_BODY.search(text)
+    if status is None and quoted:
+        status = int(quoted.group(1))
+    if status is not None:
+        return status in TRANSIENT_STATUS or (status == 500 and any(message in text for message in TRANSIENT_MESSAGES))
+    return any(marker in text for marker in CONNECTION_TEXT)
+
+
 def retrying(call, seconds, clock=time.monotonic, sleep=time.sleep):
     """call, retried with backoff (0.5 s doubling to 5 s) while it fails transiently, for at most seconds."""
     def retried(*args, **kwargs):
