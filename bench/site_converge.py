@@ -193,6 +193,7 @@ def main():
                          [[n, "%.1f MiB" % mib(runbook_peaks.get(n, 0)), "%.1f MiB" % mib(plain_peaks.get(n, 0))]
                           for n in names]))
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({
             "scenario": "full converge", "namespaces": args.namespaces, "per_namespace": args.per_namespace,
             "machine_before": before, "machine_after": after, "rows": rows,
