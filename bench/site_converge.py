@@ -24,6 +24,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -99,6 +100,7 @@ def runbook_side(args, workdir):
     with scratch_sandbox() as (box, env, audit):
         api = config.new_client_from_config(str(box.paths.kubeconfig), context="sandbox")
         namespaces = create_fleet(api, "conv", args.namespaces, args.per_namespace)
+        progress("site.yml's sandbox: %d namespaces x %d Deployments Available" % (args.namespaces, args.per_namespace))
         extra = workdir / "site-vars.json"
         extra.write_text(json.dumps({"site_injection_namespaces": namespaces, "site_pre_injection_tasks": ""}))
         runs = [("site.yml, first converge", ())]
@@ -108,7 +110,8 @@ def runbook_side(args, workdir):
             rows.append(measure(audit, label,
                                 lambda more=more: ansible_playbook_measured(env, "site.yml", "-e", "@%s" % extra,
                                                                             *more)))
-            progress("%s: %.1f s" % (label, rows[-1]["seconds"]))
+            progress("%(run)s: %(seconds).1f s, %(requests)d requests, %(writes)d writes, ansible-playbook peak RSS "
+                     "%(ansible_largest_mib)s MiB (tree %(ansible_tree_mib)s MiB), %(recap)s" % rows[-1])
         operator = next(ARTIFACTS.rglob("istio-operator*.yaml"))
         shutil.copy(operator, workdir / "istio-operator.yaml")
         injected = "%d/%d" % pods_with_sidecar(api, namespaces)[::-1]
@@ -128,6 +131,8 @@ def plain_side(args, workdir):
     with scratch_sandbox() as (box, env, audit):
         api = config.new_client_from_config(str(box.paths.kubeconfig), context="sandbox")
         namespaces = create_fleet(api, "conv", args.namespaces, args.per_namespace)
+        progress("plain script's sandbox: %d namespaces x %d Deployments Available"
+                 % (args.namespaces, args.per_namespace))
         strict = workdir / "mesh-strict.yaml"
         strict.write_text(MESH_STRICT)
         kubeconfig = shlex.quote(str(box.paths.kubeconfig))
@@ -150,7 +155,7 @@ def plain_side(args, workdir):
             sys.exit("bench: the plain script failed:\n%s" % (workdir / "plain-converge.log").read_text()[-4000:])
         row["injected"] = "%d/%d" % pods_with_sidecar(api, namespaces)[::-1]
         peaks = control_plane_peaks(box)
-    progress("plain script: %.1f s" % row["seconds"])
+    progress("plain script: %(seconds).1f s, %(requests)d requests, %(writes)d writes, injected %(injected)s" % row)
     return row, peaks
 
 
@@ -166,6 +171,8 @@ def main():
                         help="leave out the no-op, --check and istioctl runs (the large case)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
+    # a timeout's SIGTERM still stops the scratch sandboxes (the context managers' cleanup)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench: stopped by SIGTERM"))
     before = machine()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
