@@ -7,7 +7,8 @@
 
 Usage: .venv/bin/python bench/doctor_scale.py [--namespaces 50] [--pods 20] [--json out.json]
 Runs in a scratch sandbox (bench/scratch.py, port shift $BENCH_PORT_SHIFT, else 7500) with Istio installed,
-NS x PODS injected pods and one simulated sidecar per pod connected to istiod. Wall time and API requests (from the audit log) per method.
+NS x PODS injected pods and one simulated sidecar per pod connected to istiod. Wall time and API requests
+(from the audit log) per method.
 """
 import argparse
 import json
