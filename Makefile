@@ -29,7 +29,8 @@ sanity: bootstrap
 	bash scripts/sanity.sh
 
 bench: sandbox-up
-	.venv/bin/python bench/site_converge.py
+	.venv/bin/python bench/site_converge.py --json artifacts/bench-site-converge.json
+	.venv/bin/python bench/site_converge.py --namespaces 100 --per-namespace 10 --converge-only --json artifacts/bench-site-converge-large.json
 	.venv/bin/python bench/injection_scale.py
 	.venv/bin/python bench/rollout_restart.py
 	.venv/bin/python bench/rollout_restart.py --pod-ready-delay-ms 2000

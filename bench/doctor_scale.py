@@ -6,11 +6,13 @@
   doctor  - ansible-playbook playbooks/doctor.yml (every post-install check, one report)
 
 Usage: .venv/bin/python bench/doctor_scale.py [--namespaces 50] [--pods 20] [--json out.json]
-Runs in a scratch sandbox (bench/scratch.py, port shift 7500) with Istio installed, NS x PODS injected pods and
-one simulated sidecar per pod connected to istiod. Wall time and API requests (from the audit log) per method.
+Runs in a scratch sandbox (bench/scratch.py, port shift $BENCH_PORT_SHIFT, else 7500) with Istio installed,
+NS x PODS injected pods and one simulated sidecar per pod connected to istiod. Wall time and API requests
+(from the audit log) per method.
 """
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -61,7 +63,7 @@ def main():
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     rows = []
-    with scratch_sandbox(port_shift=7500) as (box, env, audit):
+    with scratch_sandbox(port_shift=int(os.environ.get("BENCH_PORT_SHIFT", "7500"))) as (box, env, audit):
         ansible_playbook(env, "playbooks/install.yml")
         api = config.new_client_from_config(str(box.paths.kubeconfig), context="sandbox")
         namespaces = fleet(api, args.namespaces, args.pods)

@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -13,6 +14,8 @@ sys.path.insert(0, str(ROOT))
 from sandbox import config  # noqa: E402
 from sandbox.cluster import Sandbox  # noqa: E402
 from tests.helpers.audit import AuditLog  # noqa: E402
+
+from report import run_measured  # noqa: E402
 
 STATE = ROOT / ".sandbox-bench"  # beside the repo's inventories, which the sandbox hooks run from
 ARTIFACTS = ROOT / "artifacts" / "bench"
@@ -39,14 +42,24 @@ def scratch_sandbox(port_shift=None):
 
 def ansible_playbook(env, playbook, *args):
     """Run a playbook; return (seconds, recap line). Exits with its output when it fails."""
-    start = time.monotonic()
-    proc = subprocess.run([str(ROOT / ".venv/bin/ansible-playbook"), playbook, *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, check=False)
-    elapsed = time.monotonic() - start
-    if proc.returncode != 0:
-        sys.exit("%s %s failed:\n%s" % (playbook, " ".join(args), proc.stdout[-4000:]))
-    recap = [line for line in proc.stdout.splitlines() if line.startswith("sandbox ")][-1]
-    return elapsed, " ".join(recap.split()[2:5])
+    run = ansible_playbook_measured(env, playbook, *args)
+    return run["seconds"], run["recap"]
+
+
+def ansible_playbook_measured(env, playbook, *args):
+    """Run a playbook; return its seconds, recap line and peak memory (KiB: the largest process of its tree,
+    and the whole tree's sum, sampled). Exits with its output when it fails."""
+    with tempfile.TemporaryFile(mode="w+") as out:
+        returncode, seconds, largest_kib, tree_kib = run_measured(
+            [str(ROOT / ".venv/bin/ansible-playbook"), playbook, *args], cwd=ROOT, env=env, stdout=out,
+            stderr=subprocess.STDOUT, text=True)
+        out.seek(0)
+        stdout = out.read()
+    if returncode != 0:
+        sys.exit("%s %s failed:\n%s" % (playbook, " ".join(args), stdout[-4000:]))
+    recap = [line for line in stdout.splitlines() if line.startswith("sandbox ")][-1]
+    return {"seconds": seconds, "recap": " ".join(recap.split()[2:5]), "largest_kib": largest_kib,
+            "tree_kib": tree_kib}
 
 
 def requests_since(audit, since):
@@ -54,3 +67,18 @@ def requests_since(audit, since):
     time.sleep(1)  # let the audit log writer catch up
     events = [e for e in audit.events(since) if e.get("user", {}).get("username") == "sandbox-admin"]
     return len(events), len(audit.writes(since))
+
+
+def control_plane_peaks(box):
+    """{process: peak RSS in KiB (VmHWM)} of every running sandbox process: etcd, kube-apiserver, the
+    controller manager, the scheduler, kwok and each istiod."""
+    from sandbox.cluster import CONTROL_PLANE
+
+    from report import process_kib
+
+    peaks = {}
+    for name in CONTROL_PLANE + box.istiod_names():
+        pid = box._owned_pid(name)  # pylint: disable=protected-access
+        if pid:
+            peaks[name] = process_kib(pid, "VmHWM")
+    return peaks
