@@ -126,7 +126,9 @@ def missing_access(required_access, reviews):
     missing = []
     for entry in required_access or []:
         review = reviews.get(review_namespace(entry))
-        want = dict((k, entry.get(k)) for k in ("verb", "resource", "group", "namespace", "name") if entry.get(k))
+        # group always ("" is the core group), so a message names verb, resource, group and namespace
+        want = dict((k, entry.get(k) or "") for k in ("verb", "resource", "group", "namespace", "name", "source")
+                    if k in ("verb", "resource", "group") or entry.get(k))
         if review is None:
             missing.append(dict(want, reason="the permissions could not be reviewed"))
         elif not rules_allow(review.get("resourceRules"), entry["verb"], entry["resource"], entry.get("group") or "",

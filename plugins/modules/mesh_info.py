@@ -191,6 +191,9 @@ options:
       name:
         description: One object's name, for rules limited to C(resourceNames).
         type: str
+      source:
+        description: Where the entry comes from, e.g. the rules file that grants it; repeated in RV(missing_access).
+        type: str
 requirements:
   - kubernetes >= 24.2.0
 notes:
@@ -458,7 +461,8 @@ def main():
         access_namespaces=dict(type="list", elements="str", default=[]),
         required_access=dict(type="list", elements="dict", default=[], options=dict(
             verb=dict(type="str", required=True), resource=dict(type="str", required=True),
-            group=dict(type="str", default=""), namespace=dict(type="str"), name=dict(type="str"))),
+            group=dict(type="str", default=""), namespace=dict(type="str"), name=dict(type="str"),
+            source=dict(type="str"))),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     api = connect(module)

@@ -79,6 +79,8 @@ INPUTS = {
                                "mesh_gateways_listeners": [{"name": "contract", "namespace": NS, "service": "web",
                                                             "hosts": ["contract.example.com"]}]},
     # the fixture's cluster is install.yml's: no injected namespace, mesh-wide policy or addon is declared
+    "playbooks/rbac.yml": {"runbook_rbac_service_account_name": "contract-automation",
+                           "runbook_rbac_service_account_namespace": "contract-rbac"},
     "playbooks/drift.yml": {"site_injection_namespaces": [], "mesh_drift_mtls_mode": "",
                             "mesh_drift_checks": ["version", "injection", "mtls"]},
 }
@@ -124,6 +126,7 @@ IDEMPOTENCE_ELSEWHERE = {
                                    "test_nginx_beside_istio_both_classes_each_ingress_claimed_by_exactly_one audits its second run",
     "playbooks/migrate-ingress-nginx.yml": "one phase per run; tests/sandbox/test_ingress_migration.py audits the second "
                                            "apply, cutover and cleanup",
+    "playbooks/rbac.yml": "tests/sandbox/test_least_privilege.py (fixture automation) audits its second run",
     "playbooks/gateways.yml": "tests/sandbox/test_gateways.py::test_both_formats_applied_programmed_then_no_writes "
                               "audits each format's second run",
 }
