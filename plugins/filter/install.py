@@ -8,6 +8,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import (
+    default_injector_deactivated,
+    default_injector_deactivations,
     gateway_objects,
     gateway_problems,
     istiod_revision_summary,
@@ -18,4 +20,5 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest impor
 class FilterModule(object):
     def filters(self):
         return dict((f.__name__, f) for f in (
-            istiod_revision_summary, revision_tags, gateway_objects, gateway_problems))
+            istiod_revision_summary, revision_tags, gateway_objects, gateway_problems, default_injector_deactivations,
+            default_injector_deactivated))

@@ -269,6 +269,42 @@ def revision_objects(objects, revision, namespace="istio-system", include_tags=F
     return picked
 
 
+# The selector istioctl puts on a webhook it deactivates ("istioctl tag set default", "istioctl install"):
+# no namespace and no pod carries this label, so the webhook selects nothing and stays for a switch back.
+NEVER_MATCH = {"matchLabels": {"istio.io/deactivated": "never-match"}}
+
+
+def _is_default_injector(obj):
+    """The default revision's own injector (istio-sidecar-injector): istio.io/rev=default and no istio.io/tag."""
+    labels = _labels(obj)
+    return (obj.get("kind") == "MutatingWebhookConfiguration" and labels.get(REV_LABEL) == "default"
+            and TAG_LABEL not in labels and labels.get("app") == "sidecar-injector")
+
+
+def _never_matching(webhook):
+    return dict(webhook, namespaceSelector=dict(NEVER_MATCH), objectSelector=dict(NEVER_MATCH))
+
+
+def default_injector_deactivations(webhook_configurations):
+    """Server-side apply patches that deactivate the default revision's own injector, as istioctl does when the
+    "default" revision tag takes over: every webhook keeps its name and gets selectors that match nothing, so
+    the tag alone injects those pods (otherwise istioctl analyze reports IST0139)."""
+    return [{"apiVersion": obj.get("apiVersion") or "admissionregistration.k8s.io/v1",
+             "kind": "MutatingWebhookConfiguration", "metadata": {"name": obj["metadata"]["name"]},
+             "webhooks": [_never_matching({"name": w["name"]}) for w in obj.get("webhooks") or []]}
+            for obj in webhook_configurations if _is_default_injector(obj)]
+
+
+def default_injector_deactivated(objects, default_tags):
+    """The planned objects, with the default revision's own injector deactivated while a "default" revision
+    tag exists (default_tags: the live webhook configurations labelled istio.io/tag=default), so that a
+    re-install does not switch it back on beside the tag."""
+    if not [t for t in default_tags if _labels(t).get(TAG_LABEL) == "default"]:
+        return list(objects)
+    return [dict(o, webhooks=[_never_matching(w) for w in o.get("webhooks") or []]) if _is_default_injector(o) else o
+            for o in objects]
+
+
 def revision_tags(objects, revision):
     """Names of revision tags (istio.io/tag) whose webhooks point at revision."""
     revision = revision or "default"

@@ -1,5 +1,7 @@
 """Canary upgrade by revision: upgrade, promote, rollback and finish, with a real istiod per revision."""
 import json
+import os
+import subprocess
 
 import pytest
 from kubernetes import client
@@ -9,6 +11,7 @@ from tests.helpers.cluster import all_available, deployment, wait_for
 from tests.helpers.playbook import run_playbook
 
 GATEWAYS = ["istio-egressgateway", "istio-ingressgateway"]
+NEVER_MATCH = {"match_labels": {"istio.io/deactivated": "never-match"}, "match_expressions": None}
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +71,34 @@ def istiods(api):
         "istio-system", label_selector="app=istiod").items)
 
 
-def test_upgrade_moves_workloads_to_the_canary_revision(injected_namespace, api_client):
+def analyze_codes(sandbox):
+    """The codes the real istioctl analyze -A reports for the whole cluster."""
+    env = dict(os.environ, KUBECONFIG=str(sandbox.paths.kubeconfig))
+    out = subprocess.run([str(sandbox.bin("istioctl")), "analyze", "-A", "-o", "json"], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.stdout.strip().startswith("["), out.stderr[-2000:]
+    return sorted(set(m["code"] for m in json.loads(out.stdout)))
+
+
+def injector_selectors(api):
+    """istio-sidecar-injector (the default revision's own injector): webhook -> (namespace, object) selector."""
+    hook = client.AdmissionregistrationV1Api(api).read_mutating_webhook_configuration("istio-sidecar-injector")
+    return dict((w.name, (w.namespace_selector.to_dict(), w.object_selector.to_dict())) for w in hook.webhooks)
+
+
+@pytest.fixture(scope="module")
+def installed_injector(installed_mesh, api_client):
+    """The default revision's injector as the install left it: the default tag serves its pods instead."""
+    return injector_selectors(api_client)
+
+
+def test_the_install_has_one_injector_per_pod(installed_injector, sandbox):
+    """istioctl tag set default deactivates istio-sidecar-injector; the install does the same (no IST0139)."""
+    assert all(selectors == (NEVER_MATCH, NEVER_MATCH) for selectors in installed_injector.values()), installed_injector
+    assert "IST0139" not in analyze_codes(sandbox)
+
+
+def test_upgrade_moves_workloads_to_the_canary_revision(injected_namespace, api_client, sandbox):
     assert revisions(api_client, injected_namespace) == ["default"]
     run = upgrade("upgrade")
     assert run.rc == 0, run.stdout[-4000:]
@@ -78,6 +108,7 @@ def test_upgrade_moves_workloads_to_the_canary_revision(injected_namespace, api_
     assert "matches injection enabled on revision canary" in " ".join(run.stdout.split())
     again = upgrade("upgrade")
     assert again.rc == 0 and again.changed == 0, again.stdout[-4000:]
+    assert "IST0139" not in analyze_codes(sandbox)
 
 
 def test_verify_fails_when_pods_run_another_revision_than_expected(injected_namespace, audit):
@@ -121,7 +152,8 @@ def test_the_unused_canary_revision_can_be_removed(injected_namespace, api_clien
     assert run_playbook("playbooks/install.yml").changed == 0
 
 
-def test_promote_moves_every_tag_and_upgrades_the_gateways_in_place(injected_namespace, api_client):
+def test_promote_moves_every_tag_and_upgrades_the_gateways_in_place(injected_namespace, api_client, sandbox,
+                                                                   installed_injector):
     assert upgrade("upgrade").rc == 0
     before = gateways(api_client)
     assert sorted(name for kind, name in before if kind == "Deployment") == GATEWAYS
@@ -129,6 +161,8 @@ def test_promote_moves_every_tag_and_upgrades_the_gateways_in_place(injected_nam
     run = upgrade("promote")
     assert run.rc == 0, run.stdout[-4000:]
     assert tags(api_client) == {"default": "canary", "prod-stable": "canary"}
+    assert injector_selectors(api_client) == installed_injector, "the default tag alone serves default pods"
+    assert "IST0139" not in analyze_codes(sandbox)
     assert gateway_revisions(api_client) == ["canary"]
     after = gateways(api_client)
     assert {k: uid for k, (uid, _) in after.items()} == {k: uid for k, (uid, _) in before.items()}, "not in place"
@@ -138,11 +172,14 @@ def test_promote_moves_every_tag_and_upgrades_the_gateways_in_place(injected_nam
     assert gateway_revisions(api_client) == ["canary"]
 
 
-def test_rollback_after_promote_puts_tags_and_gateways_back(injected_namespace, api_client):
+def test_rollback_after_promote_puts_tags_and_gateways_back(injected_namespace, api_client, sandbox,
+                                                            installed_injector):
     before = gateways(api_client)
     run = upgrade("rollback")
     assert run.rc == 0, run.stdout[-4000:]
     assert tags(api_client) == {"default": "default", "prod-stable": "default"}
+    assert injector_selectors(api_client) == installed_injector
+    assert "IST0139" not in analyze_codes(sandbox)
     assert gateway_revisions(api_client) == ["default"]
     assert {k: uid for k, (uid, _) in gateways(api_client).items()} == {k: uid for k, (uid, _) in before.items()}
     assert revisions(api_client, injected_namespace) == ["default"]

@@ -12,18 +12,13 @@ from tests.helpers.audit import now
 from tests.helpers.cluster import all_available, delete_namespaces, deployment, wait_for
 from tests.helpers.playbook import run_playbook
 
-# The install leaves istio-sidecar-injector and istio-revision-tag-default with the same selectors, which
-# istioctl analyze reports as IST0139 (Error); accepted here so the other findings decide.
-KNOWN = {"mesh_doctor_analyze_ignore_codes": ["IST0139"]}
-
-
 @pytest.fixture(scope="module")
 def istio(installed_mesh):
     return installed_mesh
 
 
 def doctor(tmp_path, extra, **kw):
-    extra = dict(KNOWN, mesh_doctor_report_dir=str(tmp_path), **extra)
+    extra = dict(mesh_doctor_report_dir=str(tmp_path), **extra)
     run = run_playbook("playbooks/doctor.yml", extra, **kw)
     path = tmp_path / "report.json"
     return run, (json.loads(path.read_text()) if path.exists() else None)

@@ -66,8 +66,7 @@ INPUTS = {
     "playbooks/fault-expiry.yml": {"traffic_management_namespace": NS_DEMO},
     "playbooks/traffic-revert.yml": {},  # the newest snapshot: the one the fixture's traffic run took
     "playbooks/collect-logs.yml": {"collect_logs_namespaces": [NS_DEMO]},
-    # the install leaves two injector webhooks with the same selectors (IST0139), see tests/sandbox/test_doctor.py
-    "playbooks/doctor.yml": {"mesh_doctor_analyze_ignore_codes": ["IST0139"]},
+    "playbooks/doctor.yml": {},
     # NS holds an NGINX Ingress and both IngressClasses exist (the fixture's ingress_classes)
     "playbooks/ingress-nginx.yml": {"ingress_nginx_namespace": "contract-nginx", "ingress_nginx_default_class": "nginx",
                                     "ingress_nginx_image_registry": "registry.example.com/mirror"},

@@ -3,6 +3,8 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest impor
     applied_configuration,
     backup_differences,
     clean_for_backup,
+    default_injector_deactivated,
+    default_injector_deactivations,
     gateway_objects,
     gateway_problems,
     injection_labels,
@@ -151,3 +153,47 @@ def test_backups_drop_owner_references():
     from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import clean_for_backup
     obj = {"kind": "ConfigMap", "metadata": {"name": "a", "ownerReferences": [{"uid": "gone"}], "uid": "x"}}
     assert "ownerReferences" not in clean_for_backup([obj])[0]["metadata"]
+
+
+NEVER = {"matchLabels": {"istio.io/deactivated": "never-match"}}
+
+
+def _injector(name, labels, selector=None):
+    hooks = [{"name": n, "clientConfig": {"url": "https://istiod/inject", "caBundle": "Q0E="},
+              "namespaceSelector": selector or {"matchExpressions": [{"key": "istio-injection", "operator": "In",
+                                                                       "values": ["enabled"]}]},
+              "objectSelector": {"matchExpressions": [{"key": "sidecar.istio.io/inject", "operator": "NotIn",
+                                                        "values": ["false"]}]}}
+             for n in ("namespace.sidecar-injector.istio.io", "rev.object.sidecar-injector.istio.io")]
+    return {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+            "metadata": {"name": name, "labels": dict({"app": "sidecar-injector"}, **labels)}, "webhooks": hooks}
+
+
+PLAIN = _injector("istio-sidecar-injector", {"istio.io/rev": "default"})
+TAG = _injector("istio-revision-tag-default", {"istio.io/rev": "canary", "istio.io/tag": "default"})
+CANARY = _injector("istio-sidecar-injector-canary", {"istio.io/rev": "canary"})
+
+
+def test_default_injector_deactivations_select_nothing_like_istioctl_tag_set_default():
+    patches = default_injector_deactivations([TAG, PLAIN, CANARY])
+    # only the default revision's own injector; a tag or another revision's injector keeps its selectors
+    assert patches == [{"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+                        "metadata": {"name": "istio-sidecar-injector"},
+                        "webhooks": [{"name": "namespace.sidecar-injector.istio.io", "namespaceSelector": NEVER,
+                                      "objectSelector": NEVER},
+                                     {"name": "rev.object.sidecar-injector.istio.io", "namespaceSelector": NEVER,
+                                      "objectSelector": NEVER}]}]
+    assert default_injector_deactivations([TAG, CANARY]) == []
+    assert PLAIN["webhooks"][0]["namespaceSelector"] != NEVER  # the input is left alone
+
+
+def test_the_plan_renders_the_default_injector_deactivated_only_while_a_default_tag_exists():
+    plan = [PLAIN, CANARY, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "istiod"}}]
+    assert default_injector_deactivated(plan, []) == plan
+    assert default_injector_deactivated(plan, [CANARY]) == plan  # no default tag
+    done = default_injector_deactivated(plan, [TAG])
+    assert [w["namespaceSelector"] for w in done[0]["webhooks"]] == [NEVER, NEVER]
+    assert [w["objectSelector"] for w in done[0]["webhooks"]] == [NEVER, NEVER]
+    assert done[0]["webhooks"][0]["clientConfig"] == PLAIN["webhooks"][0]["clientConfig"]
+    assert done[1:] == plan[1:]
+    assert PLAIN["webhooks"][0]["namespaceSelector"] != NEVER
