@@ -37,9 +37,10 @@ options:
       - name: ISTIO_RUNBOOKS_EVIDENCE_DIR
   keep:
     description:
-      - How many report folders to keep in each cluster's evidence folder (C(<mesh_artifacts_dir>/evidence)). After
-        a run writes its report, the oldest report folders beyond this number are deleted (by the time in their
-        name, whatever the ticket); only folders named C(<ticket>-<time>) that hold a C(report.json) are touched.
+      - How many reports of runs that wrote nothing (plans, read-only and no-op runs) to keep in each cluster's
+        evidence folder (C(<mesh_artifacts_dir>/evidence)). After a run writes its report, the oldest of those beyond
+        this number are deleted (by the time in their name, whatever the ticket). The report of a run that changed
+        something is never deleted. Only folders named C(<ticket>-<time>) that hold a C(report.json) are touched.
       - 0 keeps every report. The C(evidence_dir) folder of a runner ident is not rotated (it holds one report).
     type: int
     default: 50

@@ -212,11 +212,32 @@ def expired_reports(names, keep=DEFAULT_KEEP):
     return [name for _, name in reports[:max(len(reports) - keep, 0)]]
 
 
-def rotate(folder, keep=DEFAULT_KEEP):
-    """Delete the report folders of folder beyond the newest keep; only folders named as reports that hold a
-    report.json are touched. Returns the paths deleted."""
+def wrote_nothing(report):
+    """True for a report of a run that changed nothing on a cluster: a plan (--check), or a run whose hosts
+    recorded no change and no changed task (a read-only or no-op run). Only these are ever rotated."""
+    if report.get("check_mode"):
+        return True
+    for entry in (report.get("hosts") or {}).values():
+        if entry.get("changes") or (entry.get("stats") or {}).get("changed"):
+            return False
+    return True
+
+
+def _rotatable(folder, name):
     try:
-        names = [n for n in os.listdir(folder) if os.path.isfile(os.path.join(folder, n, "report.json"))]
+        with open(os.path.join(folder, name, "report.json")) as handle:
+            return wrote_nothing(json.load(handle))
+    except (OSError, ValueError):
+        return False
+
+
+def rotate(folder, keep=DEFAULT_KEEP):
+    """Delete the report folders of folder beyond the newest keep, among the reports of runs that wrote nothing
+    (plans, read-only and no-op runs): the evidence of a change is never deleted. Only folders named as reports
+    that hold a report.json are touched. Returns the paths deleted."""
+    try:
+        names = [n for n in os.listdir(folder) if os.path.isfile(os.path.join(folder, n, "report.json"))
+                 and _rotatable(folder, n)]
     except OSError:
         return []
     deleted = []

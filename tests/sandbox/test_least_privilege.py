@@ -98,8 +98,9 @@ CASES = {
                     "ClusterRole", "delete", "peerauthentications", "security.istio.io",
                     {"verb": "delete", "resource": "peerauthentications", "group": "security.istio.io",
                      "source": "rbac/mtls-remove.yml"}),
-    "teardown": ("playbooks/teardown.yml", lambda ns: {}, "Role", "delete", "deployments", "apps",
-                 {"verb": "delete", "resource": "deployments", "group": "apps", "namespace": CP,
+    "teardown": ("playbooks/teardown.yml", lambda ns: {}, "ClusterRole", "delete", "mutatingwebhookconfigurations",
+                 "admissionregistration.k8s.io",
+                 {"verb": "delete", "resource": "mutatingwebhookconfigurations", "group": "admissionregistration.k8s.io",
                   "source": "rbac/teardown.yml"}),
 }
 

@@ -138,3 +138,18 @@ def test_the_callback_keeps_the_newest_reports_and_prints_the_summary(tmp_path):
     brief = json.loads(line[len("Evidence summary: "):])
     assert brief["change_id"] == "CHG0000008" and brief["status"] == "ok" and brief["mode"] == "run"
     assert brief["reports"] == [str(evidence_dir / kept[1] / "report.json")]
+
+
+def test_rotation_never_deletes_the_evidence_of_a_change(tmp_path):
+    import json
+    changed = {"hosts": {"east": {"stats": {"changed": 1}, "changes": [{"ref": "ns/ConfigMap/a", "action": "update"}]}}}
+    plan = dict(changed, check_mode=True)
+    nothing = {"hosts": {"east": {"stats": {"changed": 0}, "changes": []}}}
+    for hour, report in ((10, changed), (11, plan), (12, nothing), (13, nothing)):
+        folder = tmp_path / ("CHG0012345-20261126T%02d0000000000Z" % hour)
+        folder.mkdir()
+        (folder / "report.json").write_text(json.dumps(report))
+    deleted = evidence.rotate(str(tmp_path), 1)
+    assert sorted(p.rsplit("/", 1)[-1] for p in deleted) == ["CHG0012345-20261126T110000000000Z",
+                                                             "CHG0012345-20261126T120000000000Z"]
+    assert (tmp_path / "CHG0012345-20261126T100000000000Z" / "report.json").exists()
