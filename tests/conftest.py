@@ -1,4 +1,5 @@
 """Shared fixtures: the sandbox cluster, API clients, namespaces, the audit log and playbook runs."""
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -8,6 +9,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / ".collections"))  # the repo is the collection istio_runbooks.mesh
+# Every run names its kubeconfig through the inventory; a caller's own (the default a host without one falls back
+# to) must not reach the tests.
+for _name in ("KUBECONFIG", "K8S_AUTH_KUBECONFIG"):
+    os.environ.pop(_name, None)
 
 
 def pytest_collection_modifyitems(items):
