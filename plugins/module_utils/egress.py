@@ -78,6 +78,14 @@ def validate(services, gateway):
             if any(str(h).startswith("*.") for h in hosts):
                 errors.append("%s.hosts: a wildcard host is not routed through the egress gateway; list the hosts, "
                               "or set egress_gateway: false" % where)
+            if len(hosts) > 1:
+                errors.append("%s.hosts: a service routed through the egress gateway takes one host (the gateway "
+                              "sends its traffic on to that host); make one entry per host, or set egress_gateway: false"
+                              % where)
+            kinds = [ROUTABLE[p.get("protocol")] for p in ports if isinstance(p, dict) and p.get("protocol") in ROUTABLE]
+            for kind in sorted(set(k for k in kinds if kinds.count(k) > 1)):
+                errors.append("%s.ports: one %s port per service routed through the egress gateway (it listens on %d "
+                              "for them); make another entry for the other port" % (where, kind.upper(), _GATEWAY_PORT[kind]))
     if routed and (not isinstance(gateway, dict) or not all(
             isinstance(gateway.get(k), str) and _NAME.match(gateway.get(k)) for k in ("name", "namespace"))):
         errors.append("traffic_management_egress_gateway must name the egress gateway of mesh_gateways_gateways, "

@@ -176,7 +176,8 @@ def test_registry_only_refused_naming_the_uncovered_host_then_passes(egress_ns, 
     url = "http://127.0.0.1:%d" % prometheus_api.server_port
     prometheus_api.hosts = ["httpbin.org", "api.stripe.com"]
     since = now()
-    run = run_playbook("playbooks/egress-registry-only.yml", {"traffic_management_egress_prometheus_url": url})
+    run = run_playbook("playbooks/egress-registry-only.yml", {"traffic_management_egress_prometheus_url": url,
+                                                             "istio_install_outbound_traffic_policy": "REGISTRY_ONLY"})
     assert run.rc != 0
     out = text(run)
     assert ("REGISTRY_ONLY refused: external hosts in use without a ServiceEntry: api.stripe.com" in out
@@ -190,7 +191,8 @@ def test_registry_only_refused_naming_the_uncovered_host_then_passes(egress_ns, 
     # pre-flight runs, its plan is left out; tests/unit/test_egress.py renders the mode into the IstioOperator)
     prometheus_api.hosts = ["httpbin.org"]
     since = now()
-    plan = run_playbook("playbooks/egress-registry-only.yml", {"traffic_management_egress_prometheus_url": url},
+    plan = run_playbook("playbooks/egress-registry-only.yml", {"traffic_management_egress_prometheus_url": url,
+                                                              "istio_install_outbound_traffic_policy": "REGISTRY_ONLY"},
                         check=True, tags="traffic_management")
     assert plan.rc == 0 and "Every external host in use has a ServiceEntry" in text(plan), plan.stdout[-3000:]
     assert writes_after(audit, since) == []

@@ -80,6 +80,12 @@ INPUTS = {
     # the fixture's cluster is install.yml's: no injected namespace, mesh-wide policy or addon is declared
     "playbooks/rbac.yml": {"runbook_rbac_service_account_name": "contract-automation",
                            "runbook_rbac_service_account_namespace": "contract-rbac"},
+    # a ServiceEntry sent directly (no egress gateway in the fixture), in NS
+    "playbooks/egress.yml": {"traffic_management_egress_namespace": NS, "traffic_management_egress_services": [
+        {"name": "contract-mirror", "hosts": ["pypi.example.com"], "ports": [{"number": 443, "protocol": "TLS"}],
+         "egress_gateway": False}]},
+    # no Prometheus URL: the hosts-in-use check says it was skipped; the control plane plans the new mode
+    "playbooks/egress-registry-only.yml": {"istio_install_outbound_traffic_policy": "REGISTRY_ONLY"},
     "playbooks/drift.yml": {"site_injection_namespaces": [], "mesh_drift_mtls_mode": "",
                             "mesh_drift_checks": ["version", "injection", "mtls"]},
 }

@@ -138,3 +138,14 @@ def test_a_second_destination_rule_for_a_host_traffic_management_owns_is_named()
         "DestinationRule demo/backend-ingress also targets backend.demo.svc.cluster.local, whose rule demo/backend "
         "traffic_management owns: Istio applies only one; move its settings into traffic_management_services and "
         "delete it"]
+
+
+def test_a_routed_service_takes_one_host_and_one_port_per_protocol():
+    problems = "; ".join(egress.validate([
+        {"name": "two", "hosts": ["a.example.com", "b.example.com"], "ports": [{"number": 443, "protocol": "TLS"}]},
+        {"name": "tls2", "hosts": ["c.example.com"], "ports": [{"number": 443, "protocol": "TLS"},
+                                                                 {"number": 8443, "protocol": "HTTPS"}]}], GATEWAY))
+    assert "(two).hosts: a service routed through the egress gateway takes one host" in problems
+    assert "(tls2).ports: one TLS port per service routed through the egress gateway (it listens on 443" in problems
+    assert egress.validate([{"name": "two", "hosts": ["a.example.com", "b.example.com"], "egress_gateway": False,
+                             "ports": [{"number": 443, "protocol": "TLS"}]}], GATEWAY) == []
