@@ -244,8 +244,8 @@ def stale_objects(labelled, wanted):
 
 def stale_plan(labelled, wanted, namespaces):
     """{remove, backup, left_alone}: the stale objects (stale_objects) in the given namespaces, as references to
-    delete and as full objects to keep a copy of first; stale objects in other namespaces are left alone (another
-    team's gateways carry the same label)."""
+    delete and as full objects to keep a copy of first; stale objects in other namespaces are left alone (other
+    variable files' gateways carry the same label)."""
     from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import clean_for_backup
 
     namespaces = set(namespaces or [])
