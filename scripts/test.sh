@@ -49,8 +49,9 @@ stage "sandbox binaries (built in the background since bootstrap)" wait_build
 # ports are moved by 1000*K (SANDBOX_PORT_SHIFT). tests/shards.py splits the suites by their recorded times.
 cache=${ISTIO_RUNBOOKS_CACHE:-$HOME/.cache/istio-runbooks}
 shards=${TEST_SHARDS:-$( [ "$(nproc)" -ge 2 ] && echo 2 || echo 1 )}
+[ "$shards" -ge 1 ] 2>/dev/null || { echo "test: TEST_SHARDS must be 1 or more, got '$shards'" >&2; exit 2; }
 base_shift=${SANDBOX_PORT_SHIFT:-0}
-export SUITE_SECONDS_FILE="$root/artifacts/suite_seconds.json"
+shifts=("$base_shift")
 started_dirs=()
 
 # Start the sandbox of the current folder unless it runs; remember it when this run started it from nothing
@@ -96,10 +97,10 @@ run_shard() {  # run_shard K: the suites of shard K on its own sandbox (K > 0: i
   [ "${#files[@]}" -gt 0 ] || return 0
   if [ "$k" = 0 ]; then
     sandbox_up
-    python -m pytest "${files[@]}" || status=$?
+    SUITE_SECONDS_FILE="$root/artifacts/suite_seconds-0.json" python -m pytest "${files[@]}" || status=$?
     return "$status"
   fi
-  local dir shift=$((base_shift + 1000 * k))
+  local dir shift=${shifts[$k]}
   dir=$(shard_dir "$k")
   (
     cd "$dir"
@@ -107,7 +108,7 @@ run_shard() {  # run_shard K: the suites of shard K on its own sandbox (K > 0: i
     unset SANDBOX_STATE_DIR
     echo "== starting the sandbox ($dir, port shift $shift)"
     python -m sandbox up || exit $?
-    python -m pytest "${files[@]}" || status=$?
+    SUITE_SECONDS_FILE="$root/artifacts/suite_seconds-$k.json" python -m pytest "${files[@]}" || status=$?
     python -m sandbox down >/dev/null 2>&1 || true
     mkdir -p "$root/artifacts/shard-$k" && cp -a "$dir/artifacts/." "$root/artifacts/shard-$k/" 2>/dev/null || true
     exit "$status"
@@ -117,19 +118,34 @@ run_shard() {  # run_shard K: the suites of shard K on its own sandbox (K > 0: i
 sandbox_suites() {
   local k pids=() rc=0
   mkdir -p "$root/artifacts"
-  rm -f "$SUITE_SECONDS_FILE"
+  rm -f "$root"/artifacts/suite_seconds*.json
+  if [ -z "$(python tests/shards.py 1 0)" ]; then
+    echo "test: no sandbox suite matches TEST_SUITES='${TEST_SUITES:-}'" >&2
+    return 2
+  fi
   for ((k = 1; k < shards; k++)); do
-    shard_copy "$k" $((base_shift + 1000 * k))
-    started_dirs+=("$(shard_dir "$k")|$((base_shift + 1000 * k))")
+    # the first shift from 1000*K on whose ports are free (a sandbox of the user's may hold some)
+    shifts[k]=$(python tests/shards.py --free-shift $((base_shift + 1000 * k)))
+    shard_copy "$k" "${shifts[$k]}"
+    started_dirs+=("$(shard_dir "$k")|${shifts[$k]}")
     run_shard "$k" &
     pids+=("$!")
   done
   run_shard 0 || rc=$?
   for ((k = 1; k < shards; k++)); do
     wait "${pids[$((k - 1))]}" || rc=$?
-    echo "== shard $k of $shards (own sandbox, port shift $((base_shift + 1000 * k))): artifacts/test-shard-$k.log"
+    echo "== shard $k of $shards (own sandbox, port shift ${shifts[$k]}): artifacts/test-shard-$k.log"
     cat "$root/artifacts/test-shard-$k.log"
   done
+  # one table of suite times for tests/shards.py (copy it to tests/suite_seconds.json to refresh the split)
+  python - "$root/artifacts" <<'PY'
+import json, pathlib, sys
+folder = pathlib.Path(sys.argv[1])
+merged = {}
+for part in sorted(folder.glob("suite_seconds-*.json")):
+    merged.update(json.loads(part.read_text()))
+(folder / "suite_seconds.json").write_text(json.dumps(dict(sorted(merged.items())), indent=1) + "\n")
+PY
   return "$rc"
 }
 

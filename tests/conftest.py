@@ -68,7 +68,7 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line("%8.1f s  %s" % (seconds, suite))
     terminalreporter.write_line("%8.1f s  total" % sum(_SUITE_SECONDS.values()))
     # The shard planner's input (tests/shards.py reads tests/suite_seconds.json; copy this one there to refresh it).
-    # Shards of one test command write to the same file (SUITE_SECONDS_FILE), each adding its suites.
+    # Each shard of the test command writes its own file (SUITE_SECONDS_FILE); the command merges them.
     import json
     import os
     out = Path(os.environ.get("SUITE_SECONDS_FILE") or ROOT / "artifacts" / "suite_seconds.json")
