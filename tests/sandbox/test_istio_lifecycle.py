@@ -43,7 +43,7 @@ def clean_cluster(sandbox):
     ({"istio_install_revision": "Canary.1"}, "is not valid: use a lowercase DNS label"),
     ({"istio_install_version": "1.30.2"}, "Point istio_install_istioctl_path at istioctl 1.30.2"),
     ({"istio_install_version": "9.9.9"}, "is not supported; supported minors"),
-    ({"mesh_cluster_kubeconfig": "/nonexistent/kubeconfig"}, "does not exist. Set mesh_cluster_kubeconfig"),
+    ({"mesh_cluster_kubeconfig": "/nonexistent/kubeconfig"}, "mesh_cluster_kubeconfig /nonexistent/kubeconfig cannot be read"),
     ({"istio_install_istioctl_path": "/nonexistent/istioctl"}, "istioctl not found at /nonexistent/istioctl"),
 ])
 def test_bad_input_fails_before_any_change(clean_cluster, audit, extra, expected):
