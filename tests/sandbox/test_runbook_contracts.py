@@ -132,6 +132,8 @@ IDEMPOTENCE_ELSEWHERE = {
     "playbooks/migrate-ingress-nginx.yml": "one phase per run; tests/sandbox/test_ingress_migration.py audits the second "
                                            "apply, cutover and cleanup",
     "playbooks/rbac.yml": "tests/sandbox/test_least_privilege.py (fixture automation) audits its second run",
+    "playbooks/egress-registry-only.yml": "its gate runs in tests/sandbox/test_egress.py (refused, then passing in check "
+                                          "mode); the switch is install.yml's, whose second run is audited",
     "playbooks/gateways.yml": "tests/sandbox/test_gateways.py::test_both_formats_applied_programmed_then_no_writes "
                               "audits each format's second run",
 }
@@ -149,7 +151,9 @@ def artifacts_state():
     found = {}
     for base in [ROOT / "artifacts"]:
         for path in base.rglob("*") if base.exists() else []:
-            if path.is_file() and not {"bin", "istio_install", "evidence"} & set(path.parts):
+            # files at the top of artifacts/ and shard-K/ are the test command's own (shard logs, suite times)
+            if (path.is_file() and path.parent != base and not any(p.startswith("shard-") for p in path.parts)
+                    and not {"bin", "istio_install", "evidence"} & set(path.parts)):
                 found[str(path)] = path.stat().st_mtime
     return found
 
