@@ -68,8 +68,10 @@ INPUTS = {
     "playbooks/collect-logs.yml": {"collect_logs_namespaces": [NS_DEMO]},
     "playbooks/doctor.yml": {},
     # NS holds an NGINX Ingress and both IngressClasses exist (the fixture's ingress_classes)
+    # the fixture made both IngressClasses by hand (not labelled ours): taking them over must be asked for
     "playbooks/ingress-nginx.yml": {"ingress_nginx_namespace": "contract-nginx", "ingress_nginx_default_class": "nginx",
-                                    "ingress_nginx_image_registry": "registry.example.com/mirror"},
+                                    "ingress_nginx_image_registry": "registry.example.com/mirror",
+                                    "ingress_nginx_adopt": True},
     "playbooks/migrate-ingress-nginx.yml": {"ingress_migration_phase": "apply", "ingress_migration_namespaces": [NS],
                                             "ingress_migration_output": "istio", "ingress_migration_gateway_namespace": NS,
                                             "ingress_migration_dir": str(ROOT / "artifacts/test-contracts/ingress_migration")},

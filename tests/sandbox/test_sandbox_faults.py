@@ -105,4 +105,4 @@ def test_status_tells_a_partly_running_sandbox_from_none(tmp_path, sandbox):
     up = subprocess.run([sys.executable, "-m", "sandbox", "status"], cwd=ROOT, env=env, capture_output=True)
     assert up.returncode == 0, up.stdout
     script = (ROOT / "scripts" / "test.sh").read_text()
-    assert '[ "$status" = 4 ] && [ "$state_existed" = 0 ] && started=1' in script
+    assert '[ "$status" = 4 ] && [ "$state_existed" = 0 ] && started_dirs+=' in script

@@ -179,7 +179,7 @@ def test_purge_backs_up_the_secrets_and_every_istio_kind_and_restore_brings_them
     backup = folder / latest
     assert mode(backup) == 0o700
     assert {p.name: mode(p) for p in backup.iterdir()} == {
-        "istio-resources.yaml": 0o600, "namespace-labels.yaml": 0o600, "secrets.yaml": 0o600}
+        "istio-resources.yaml": 0o600, "namespace-labels.yaml": 0o600, "secrets.yaml": 0o600, "gateways.yaml": 0o600}
     in_backup = {s["metadata"]["name"]: s for s in yaml.safe_load_all((backup / "secrets.yaml").read_text()) if s}
     for name, data in saved.items():
         assert in_backup[name]["data"] == data, name
