@@ -45,11 +45,6 @@ def gateways_conditions(live):
     return gateways.gateway_conditions(live)
 
 
-def gateways_stale(labelled, wanted):
-    """The labelled live objects the variables no longer render (objects another controller owns excluded)."""
-    return gateways.stale_objects(labelled, wanted)
-
-
 def gateways_stale_plan(labelled, wanted, namespaces):
     """Stale objects in the given namespaces to remove (and their copies to keep first); others left alone."""
     return gateways.stale_plan(labelled, wanted, namespaces)
@@ -65,6 +60,5 @@ class FilterModule(object):
             gateways_listener_objects,
             gateways_pod_labels,
             gateways_conditions,
-            gateways_stale,
             gateways_stale_plan,
         ))
