@@ -35,9 +35,9 @@ def addons_kiali_compatibility(kiali_version, istio_version, table):
     return addons.kiali_compatibility(kiali_version, istio_version, table)
 
 
-def addons_labelled(objects, addon, label='istio-runbooks.io/addon'):
-    """Copies of the objects, each with the addon label (metadata and, for workloads, the pod template)."""
-    return addons.with_addon_label(objects, addon, label)
+def addons_rendered_objects(rendered, label='istio-runbooks.io/addon'):
+    """The labelled objects of every addon's rendered manifest ({addon: multi-document YAML}), in a fixed order."""
+    return addons.rendered_objects(rendered, label)
 
 
 def addons_rbac_write_verbs(objects):
@@ -71,7 +71,7 @@ class FilterModule(object):
             addons_valid_retention,
             addons_image_tag,
             addons_kiali_compatibility,
-            addons_labelled,
+            addons_rendered_objects,
             addons_rbac_write_verbs,
             addons_image_ref,
             addons_dashboard_problems,

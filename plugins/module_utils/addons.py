@@ -88,6 +88,18 @@ def with_addon_label(objects, addon, label=ADDON_LABEL):
     return result
 
 
+def rendered_objects(rendered, label=ADDON_LABEL):
+    """The labelled objects of every addon's rendered manifest ({addon: multi-document YAML}), in ADDONS order."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    objects = []
+    for addon in ADDONS:
+        if addon in (rendered or {}):
+            objects += with_addon_label(list(yaml.load_all(rendered[addon] or "", Loader=loader)), addon, label)
+    return objects
+
+
 def rbac_write_verbs(objects):
     """The write verbs the ClusterRoles and Roles among objects grant, as 'Kind/name: verb resource' strings."""
     writes = ("create", "update", "patch", "delete", "deletecollection", "*")

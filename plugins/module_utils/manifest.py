@@ -33,8 +33,9 @@ def split_manifest(text, default_namespace=None, validation_failure_policy=None)
     """
     import yaml
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: the Istio manifest is about 1 MB
     objects = []
-    for doc in yaml.safe_load_all(text or ""):
+    for doc in yaml.load_all(text or "", Loader=loader):
         if not isinstance(doc, dict) or not doc.get("kind"):
             continue
         meta = doc.setdefault("metadata", {})
@@ -69,7 +70,8 @@ def dump_manifest(objects):
     import yaml
 
     plain = json.loads(json.dumps(list(objects)))  # drop template-engine wrapper types
-    return yaml.safe_dump_all(plain, sort_keys=False, default_flow_style=False, explicit_start=True)
+    return yaml.dump_all(plain, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False,
+                         default_flow_style=False, explicit_start=True)
 
 
 def kind_summary(objects):

@@ -493,8 +493,11 @@ class MeshReader(object):
 
 def gather_mesh(api, gather=DEFAULT_SUBSETS, namespaces=None, istio_namespace="istio-system",
                 access_namespaces=None, required_access=None, namespace_selector=None, verify_install=None,
-                teardown=None):
-    """Everything the roles read before they decide, in one pass: one list per kind (per namespace in scope)."""
+                teardown=None, lists=None):
+    """Everything the roles read before they decide, in one pass: one list per kind (per namespace in scope).
+
+    lists: further reads, each {api_version, kind, namespace (none: all namespaces), label_selectors}; returned in
+    the same order as {api_version, kind, namespace, resources} (objects without managedFields)."""
     validate(gather, required_access)
     gather = set(gather or [])
     namespaces = list(namespaces or [])
@@ -594,6 +597,15 @@ def gather_mesh(api, gather=DEFAULT_SUBSETS, namespaces=None, istio_namespace="i
 
     if teardown:
         result["teardown"] = gather_teardown(reader, teardown, istio_namespace)
+
+    if lists:
+        result["lists"] = [dict(entry, resources=sorted(
+            (without_managed_fields(o) for o in _typed(reader.list(
+                "lists", entry["kind"], entry.get("namespace") or None, ",".join(entry.get("label_selectors") or [])
+                or None, api_version=entry["api_version"]), entry)),
+            key=lambda o: (_meta(o).get("namespace") or "", _meta(o).get("name"))))
+            for entry in ({"api_version": e["api_version"], "kind": e["kind"], "namespace": e.get("namespace"),
+                           "label_selectors": list(e.get("label_selectors") or [])} for e in lists)]
 
     if verify_install:
         wanted = verify_install.get("deployments") or []

@@ -225,18 +225,21 @@ def revert_plan(snapshot, live):
 
 
 def workloads_for_report(objects, policies):
-    """[{namespace, name, labels, ports}] from Deployments/StatefulSets/DaemonSets; ports are the container ports
-    plus every port a port-level policy in the namespace names."""
+    """[{namespace, name, labels, ports}] from Deployments/StatefulSets/DaemonSets (objects, or mesh_info's
+    workload summaries); ports are the container ports plus every port a port-level policy in the namespace names."""
     rows = []
     for obj in objects:
-        meta = _meta(obj)
-        template = (obj.get("spec") or {}).get("template") or {}
-        labels = (template.get("metadata") or {}).get("labels") or {}
-        ports = set()
-        for c in (template.get("spec") or {}).get("containers") or []:
-            for p in c.get("ports") or []:
-                if p.get("containerPort"):
-                    ports.add(int(p["containerPort"]))
+        if "template_labels" in obj:  # a mesh_info workload summary
+            meta, labels, ports = obj, obj.get("template_labels") or {}, set(obj.get("ports") or [])
+        else:
+            meta = _meta(obj)
+            template = (obj.get("spec") or {}).get("template") or {}
+            labels = (template.get("metadata") or {}).get("labels") or {}
+            ports = set()
+            for c in (template.get("spec") or {}).get("containers") or []:
+                for p in c.get("ports") or []:
+                    if p.get("containerPort"):
+                        ports.add(int(p["containerPort"]))
         for pol in policies:
             if _meta(pol).get("namespace") == meta.get("namespace") and _matches(_selector_labels(pol), labels):
                 ports.update(int(k) for k in ((pol.get("spec") or {}).get("portLevelMtls") or {}))

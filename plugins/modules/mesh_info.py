@@ -152,6 +152,35 @@ options:
         description: In a C(purge), delete O(istio_namespace) when it exists.
         type: bool
         default: true
+  lists:
+    description:
+      - Further reads, one list call each, returned in RV(lists) in the same order.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      api_version:
+        description: The apiVersion, e.g. C(apps/v1).
+        type: str
+        required: true
+      kind:
+        description: The kind, e.g. C(Deployment).
+        type: str
+        required: true
+      namespace:
+        description: The namespace; omit to list in all namespaces (or a cluster-scoped kind).
+        type: str
+      label_selectors:
+        description: Label selectors, all of which must match.
+        type: list
+        elements: str
+        default: []
+  fail_on_error:
+    description:
+      - Fail when a read failed, with the errors' messages and the first error's HTTP status (so a task's
+        C(until) can retry a transient failure). By default a failed read is only reported in RV(errors).
+    type: bool
+    default: false
   istio_namespace:
     description: Namespace of the control plane (istiod and gateway Deployments).
     type: str
@@ -233,6 +262,14 @@ EXAMPLES = r"""
     gather: [batch]
     namespace_selector: team=shop
   register: shop
+
+- name: Gateway Deployments and Services of revision default, in one call
+  istio_runbooks.mesh.mesh_info:
+    gather: []
+    lists:
+      - {api_version: apps/v1, kind: Deployment, namespace: istio-system, label_selectors: [istio.io/rev=default]}
+      - {api_version: v1, kind: Service, namespace: istio-system, label_selectors: [istio.io/rev=default]}
+  register: revision_objects
 """
 
 RETURN = r"""
@@ -407,6 +444,16 @@ teardown:
            namespaces: [{name: shop, labels: {istio-injection: enabled}}], delete_namespace: true,
            label_patches: [{apiVersion: v1, kind: Namespace, metadata: {name: shop, labels: {istio-injection: null}}}],
            revision_users: [], revision_tags: []}
+lists:
+  description:
+    - The objects of each O(lists) entry (kind and apiVersion set, managedFields left out), in the order given. A
+      kind the API server does not serve has no objects; a read that failed has none either and an entry in
+      RV(errors).
+  returned: when O(lists) is given
+  type: list
+  elements: dict
+  sample: [{api_version: apps/v1, kind: Deployment, namespace: istio-system, label_selectors: ["istio.io/rev=default"],
+            resources: [{apiVersion: apps/v1, kind: Deployment, metadata: {name: istio-ingressgateway}}]}]
 errors:
   description: Reads that failed, each naming the subset, kind, verb, namespace and HTTP status;
     C(missing_permission) when the status is 401 or 403.
@@ -457,6 +504,10 @@ def main():
             gateway_kinds=dict(type="list", elements="dict", default=[]),
             remove_injection_labels=dict(type="bool", default=True),
             remove_namespace=dict(type="bool", default=True))),
+        lists=dict(type="list", elements="dict", default=[], options=dict(
+            api_version=dict(type="str", required=True), kind=dict(type="str", required=True),
+            namespace=dict(type="str"), label_selectors=dict(type="list", elements="str", default=[]))),
+        fail_on_error=dict(type="bool", default=False),
         istio_namespace=dict(type="str", default="istio-system"),
         access_namespaces=dict(type="list", elements="str", default=[]),
         required_access=dict(type="list", elements="dict", default=[], options=dict(
@@ -472,9 +523,13 @@ def main():
                              access_namespaces=module.params["access_namespaces"],
                              required_access=module.params["required_access"],
                              namespace_selector=module.params["namespace_selector"],
-                             verify_install=module.params["verify_install"], teardown=module.params["teardown"])
+                             verify_install=module.params["verify_install"], teardown=module.params["teardown"],
+                             lists=module.params["lists"])
     except MeshInfoError as exc:
         module.fail_json(msg=str(exc))
+    if module.params["fail_on_error"] and result["errors"]:
+        module.fail_json(msg="; ".join(e["message"] for e in result["errors"]),
+                         status=result["errors"][0].get("status"), **result)
     module.exit_json(changed=False, **result)
 
 

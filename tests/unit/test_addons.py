@@ -46,6 +46,14 @@ def test_every_object_and_pod_template_carries_the_addon_label():
     assert objs[0]["spec"]["template"]["metadata"]["labels"] == {"app": "p", addons.ADDON_LABEL: "prometheus"}
 
 
+def test_rendered_objects_parse_each_addon_in_a_fixed_order_with_its_label():
+    rendered = {"tracing": "kind: Service\nmetadata: {name: t}\n", "prometheus": "---\nkind: Service\nmetadata: {name: p}\n---\n"}
+    objs = addons.rendered_objects(rendered)
+    assert [(o["metadata"]["name"], o["metadata"]["labels"][addons.ADDON_LABEL]) for o in objs] == [
+        ("p", "prometheus"), ("t", "tracing")]
+    assert addons.rendered_objects({}) == []
+
+
 def test_rbac_write_verbs_ignore_reviews():
     role = {"kind": "ClusterRole", "metadata": {"name": "k"}, "rules": [
         {"resources": ["pods"], "verbs": ["get", "list"]},

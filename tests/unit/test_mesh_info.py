@@ -409,3 +409,18 @@ def test_a_kind_whose_crd_was_just_deleted_lists_as_empty_not_as_an_error():
     reader = MeshReader(Gone())
     assert reader.list("teardown", "Telemetry", api_version="telemetry.istio.io/v1") == []
     assert reader.errors == []
+
+
+def test_further_lists_are_one_call_each_typed_in_order_and_a_denied_one_is_an_error():
+    api = FakeMeshApi(_mesh(2))
+    api.deny.add(("Service", "istio-system"))
+    result = gather_mesh(api, gather=[], lists=[
+        {"api_version": "apps/v1", "kind": "Deployment", "namespace": "istio-system", "label_selectors": ["istio.io/rev"]},
+        {"api_version": "v1", "kind": "Service", "namespace": "istio-system"}])
+    deployments, services = result["lists"]
+    assert [(o["kind"], o["apiVersion"], o["metadata"]["name"]) for o in deployments["resources"]] == [
+        ("Deployment", "apps/v1", "istio-ingressgateway"), ("Deployment", "apps/v1", "istiod")]
+    assert services["resources"] == [] and [e["missing_permission"] for e in result["errors"]] == [
+        "list services in namespace istio-system"]
+    assert [c[1:] for c in api.calls if c[0] == "list"] == [
+        ("apps/v1", "Deployment", "istio-system", "istio.io/rev"), ("v1", "Service", "istio-system", None)]

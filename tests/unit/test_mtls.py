@@ -21,6 +21,7 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.mtls import (
     revert_plan,
     strict_evidence,
     valid_prometheus_window,
+    workloads_for_report,
 )
 
 
@@ -54,6 +55,17 @@ def test_effective_modes_match_hand_worked_values():
 def test_effective_table_adds_port_rows_only_where_they_differ():
     rows = effective_table(POLICIES, [{"namespace": "shop", "name": "api", "labels": {"app": "api"}, "ports": [8080, 9090]}])
     assert [(r["port"], r["mode"]) for r in rows] == [("*", "STRICT"), ("9090", "DISABLE")]
+
+
+def test_workloads_for_report_reads_objects_and_mesh_info_summaries_alike():
+    obj = {"metadata": {"name": "api", "namespace": "shop"},
+           "spec": {"template": {"metadata": {"labels": {"app": "api"}},
+                                 "spec": {"containers": [{"name": "a", "ports": [{"containerPort": 8080}]}]}}}}
+    summary = {"kind": "Deployment", "namespace": "shop", "name": "api", "template_labels": {"app": "api"},
+               "ports": [8080]}
+    expected = [{"namespace": "shop", "name": "api", "labels": {"app": "api"}, "ports": [8080, 9090]}]
+    assert workloads_for_report([obj], POLICIES) == expected
+    assert workloads_for_report([summary], POLICIES) == expected
 
 
 def test_strict_evidence_lists_uninjected_pods_headless_services_statefulsets_and_server_first_ports():
