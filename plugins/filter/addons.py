@@ -40,6 +40,11 @@ def addons_rendered_objects(rendered, label='istio-runbooks.io/addon'):
     return addons.rendered_objects(rendered, label)
 
 
+def addons_not_ready(objects, deployments, endpoint_slices):
+    """The planned addons' Deployments not Available and Services without a ready endpoint, as messages."""
+    return addons.not_ready(objects, deployments, endpoint_slices)
+
+
 def addons_rbac_write_verbs(objects):
     """The write verbs the ClusterRoles and Roles among objects grant, as 'Kind/name: verb resource' strings."""
     return addons.rbac_write_verbs(objects)
@@ -72,6 +77,7 @@ class FilterModule(object):
             addons_image_tag,
             addons_kiali_compatibility,
             addons_rendered_objects,
+            addons_not_ready,
             addons_rbac_write_verbs,
             addons_image_ref,
             addons_dashboard_problems,

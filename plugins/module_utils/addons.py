@@ -138,6 +138,26 @@ def services_without_endpoints(services, endpoint_slices):
     return missing
 
 
+def not_ready(objects, deployments, endpoint_slices):
+    """What keeps the planned addons from serving: each planned Deployment that is missing or not Available,
+    each planned Service (with a selector) without a ready endpoint."""
+    live = dict((((d.get("metadata") or {}).get("namespace"), (d.get("metadata") or {}).get("name")), d)
+                for d in deployments or [])
+    problems = []
+    for obj in objects or []:
+        if obj.get("kind") != "Deployment":
+            continue
+        meta = obj.get("metadata") or {}
+        found = live.get((meta.get("namespace"), meta.get("name")))
+        conditions = ((found or {}).get("status") or {}).get("conditions") or []
+        if not any(c.get("type") == "Available" and c.get("status") == "True" for c in conditions):
+            problems.append("Deployment %s/%s is %s" % (meta.get("namespace"), meta.get("name"),
+                                                        "not Available" if found else "missing"))
+    problems += ["Service %s has no ready endpoint" % name for name in services_without_endpoints(
+        [o for o in objects or [] if o.get("kind") == "Service"], endpoint_slices)]
+    return problems
+
+
 def image_ref(image, registry_override=""):
     """registry/repository:tag from an image dict, the registry replaced by registry_override when set."""
     image = image or {}

@@ -83,3 +83,19 @@ def test_istio_dashboards_come_from_the_module_cache_parse_and_name_their_dataso
     assert addons.dashboard_problems({"x.json": "{not json", "y.json": '{"title": "Y"}'}) == [
         "x.json: not JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))",
         "y.json: names no Prometheus datasource"]
+
+
+def test_not_ready_names_missing_or_unavailable_deployments_and_services_without_endpoints():
+    planned = [{"kind": "Deployment", "metadata": {"name": "kiali", "namespace": "istio-system"}},
+               {"kind": "Deployment", "metadata": {"name": "grafana", "namespace": "istio-system"}},
+               {"kind": "Deployment", "metadata": {"name": "jaeger", "namespace": "istio-system"}},
+               {"kind": "Service", "metadata": {"name": "kiali", "namespace": "istio-system"}, "spec": {"selector": {"app": "kiali"}}}]
+    live = [{"metadata": {"name": "kiali", "namespace": "istio-system"},
+             "status": {"conditions": [{"type": "Available", "status": "True"}]}},
+            {"metadata": {"name": "grafana", "namespace": "istio-system"},
+             "status": {"conditions": [{"type": "Available", "status": "False"}]}}]
+    slices = [{"metadata": {"namespace": "istio-system", "labels": {"kubernetes.io/service-name": "kiali"}},
+               "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": True}}]}]
+    assert addons.not_ready(planned, live, slices) == ["Deployment istio-system/grafana is not Available",
+                                                        "Deployment istio-system/jaeger is missing"]
+    assert addons.not_ready(planned, live, [])[-1] == "Service istio-system/kiali has no ready endpoint"
