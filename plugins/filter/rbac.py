@@ -11,6 +11,7 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils import rbac
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.mesh_info import missing_access_from_reviews
 
 
 def _documents(text, source):
@@ -36,6 +37,12 @@ def rbac_required_access(texts, namespace="istio-system", sources=None):
     return access
 
 
+def rbac_missing_access(required_access, access):
+    """The required_access entries that earlier reviews (mesh_info's access) do not grant; None when a
+    namespace the entries need was not reviewed (ask the API server then)."""
+    return missing_access_from_reviews(required_access, access)
+
+
 def rbac_objects(texts, namespace, service_account, service_account_namespace, labels=None):
     """The ClusterRoles, Roles and their bindings that grant the rules files (their texts) to a ServiceAccount."""
     objects = []
@@ -50,4 +57,4 @@ def rbac_objects(texts, namespace, service_account, service_account_namespace, l
 
 class FilterModule(object):
     def filters(self):
-        return dict((f.__name__, f) for f in (rbac_required_access, rbac_objects))
+        return dict((f.__name__, f) for f in (rbac_required_access, rbac_missing_access, rbac_objects))

@@ -141,6 +141,21 @@ def missing_access(required_access, reviews):
     return missing
 
 
+def missing_access_from_reviews(required_access, access):
+    """missing_access answered from earlier reviews (mesh_info's RV access), or None when a namespace the
+    required access needs was not reviewed, or its review failed."""
+    reviews = {}
+    for entry in access or []:
+        if entry.get("incomplete") is None:  # the review itself failed
+            continue
+        reviews[entry.get("namespace") or CLUSTER_REVIEW_NAMESPACE] = {
+            "resourceRules": entry.get("resource_rules") or [], "incomplete": entry.get("incomplete"),
+            "evaluationError": entry.get("evaluation_error")}
+    if any(namespace not in reviews for namespace in namespaces_to_review([], required_access)):
+        return None
+    return missing_access(required_access, reviews)
+
+
 # ---- CRDs ---------------------------------------------------------------------------------------------
 
 

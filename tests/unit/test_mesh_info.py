@@ -424,3 +424,17 @@ def test_further_lists_are_one_call_each_typed_in_order_and_a_denied_one_is_an_e
         "list services in namespace istio-system"]
     assert [c[1:] for c in api.calls if c[0] == "list"] == [
         ("apps/v1", "Deployment", "istio-system", "istio.io/rev"), ("v1", "Service", "istio-system", None)]
+
+
+def test_missing_access_from_earlier_reviews_or_none_when_they_do_not_cover_it():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.mesh_info import missing_access_from_reviews
+
+    access = [{"namespace": None, "resource_rules": [{"verbs": ["list"], "apiGroups": [""], "resources": ["pods"]}],
+               "incomplete": False, "evaluation_error": None},
+              {"namespace": "shop", "resource_rules": [], "incomplete": None, "evaluation_error": None}]
+    assert missing_access_from_reviews([{"verb": "list", "resource": "pods"}], access) == []
+    assert missing_access_from_reviews([{"verb": "patch", "resource": "pods"}], access) == [
+        {"verb": "patch", "resource": "pods", "group": "", "reason": "not granted"}]
+    assert missing_access_from_reviews([{"verb": "list", "resource": "pods", "namespace": "shop"}], access) is None, \
+        "a failed review answers nothing"
+    assert missing_access_from_reviews([{"verb": "list", "resource": "pods", "namespace": "pay"}], access) is None
