@@ -6,12 +6,16 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_every_module_joins_the_cluster_action_group():
-    modules = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
+def test_every_cluster_module_joins_the_cluster_action_group():
+    # the modules that take the cluster connection (kubernetes.core's auth options), and only those
+    paths = sorted(p for p in (ROOT / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
+    cluster = [p.stem for p in paths if "kubernetes.core.k8s_auth_options" in p.read_text()]
     group = yaml.safe_load((ROOT / "meta" / "runtime.yml").read_text())["action_groups"]["cluster"]
-    missing = [m for m in modules if m not in group]
+    missing = [m for m in cluster if m not in group]
     assert not missing, ("add these modules to action_groups.cluster in meta/runtime.yml, so module_defaults "
                          "give them the cluster connection: %s" % missing)
+    assert sorted(group) == sorted(cluster), "only modules with the connection options belong to the group"
+    assert "local_files" in [p.stem for p in paths] and "local_files" not in cluster
 
 
 def test_galaxy_metadata_names_this_collection():
