@@ -1,16 +1,19 @@
 # -*- coding: utf-8 -*-
 # Copyright: istio-runbooks contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Sidecar injection state of namespaces, workloads and pods, read with one list call per namespace and kind."""
+"""Sidecar injection state of namespaces, workloads and pods, read with one list call per namespace and kind, or
+one cluster-wide list per kind for many namespaces."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import (
+    FORBIDDEN,
     INJECT_KEY,
     INJECTION_LABELS,
     WORKLOAD_KINDS,
+    ApiCallError,
     KubeError,
     host_network,
     is_dns_label,
@@ -19,6 +22,10 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import (
     pod_revision,
 )
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import owned_pods
+
+
+# Above this many namespaces, one cluster-wide list per kind replaces one list per namespace.
+CLUSTER_WIDE_ABOVE = 10
 
 
 def invalid_namespace_names(names):
@@ -75,6 +82,32 @@ def workload_state(workload, pods):
             "state": state, "revisions": revisions, "host_network": host_network(workload)}
 
 
+def namespace_reader(api, namespaces):
+    """read(kind, namespace): one list per namespace and kind for a few namespaces; above CLUSTER_WIDE_ABOVE, one
+    cluster-wide list per kind, grouped by namespace (per namespace again when cluster-wide lists are forbidden)."""
+    if len(namespaces) <= CLUSTER_WIDE_ABOVE:
+        return lambda kind, namespace: api.list(kind, namespace)
+    wanted, grouped, per_namespace = set(namespaces), {}, set()
+
+    def read(kind, namespace):
+        if kind in per_namespace:
+            return api.list(kind, namespace)
+        if kind not in grouped:
+            try:
+                items = api.list(kind, None)
+            except ApiCallError as exc:
+                if exc.status not in FORBIDDEN:
+                    raise
+                per_namespace.add(kind)
+                return api.list(kind, namespace)
+            grouped[kind] = {}
+            for obj in items:
+                if _meta(obj).get("namespace") in wanted:
+                    grouped[kind].setdefault(_meta(obj).get("namespace"), []).append(obj)
+        return grouped[kind].get(namespace, [])
+    return read
+
+
 def injection_report(api, namespaces, desired=None, revision=None):
     """Namespaces with their injection labels, workloads with their state, and the pods that do not match.
 
@@ -86,14 +119,15 @@ def injection_report(api, namespaces, desired=None, revision=None):
     if missing:
         raise KubeError("namespace(s) not found: %s" % ", ".join(missing))
     report = {"namespaces": [], "workloads": [], "mismatched_pods": []}
+    read = namespace_reader(api, namespaces)
     for name in namespaces:
         labels = _meta(listed[name]).get("labels") or {}
         report["namespaces"].append({"name": name, "labels": dict((k, labels[k]) for k in INJECTION_LABELS
                                                                   if k in labels)})
-        pods = api.list("Pod", name)
-        replicasets = api.list("ReplicaSet", name)
+        pods = read("Pod", name)
+        replicasets = read("ReplicaSet", name)
         for kind in WORKLOAD_KINDS:
-            for workload in api.list(kind, name):
+            for workload in read(kind, name):
                 workload.setdefault("kind", kind)
                 report["workloads"].append(workload_state(workload, owned_pods(workload, pods, replicasets)))
         for pod in pods:

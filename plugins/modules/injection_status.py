@@ -15,7 +15,8 @@ version_added: "0.1.0"
 author:
   - istio-runbooks contributors (@istio-runbooks)
 description:
-  - Reads namespaces, workloads and pods with one list call per namespace and kind, never one call per pod.
+  - Reads namespaces, workloads and pods with one list call per namespace and kind, never one call per pod; with
+    more than 10 namespaces, one cluster-wide list per kind (per namespace again when that is forbidden).
   - Returns each namespace's injection labels (like C(kubectl get namespaces --show-labels)), each workload's
     injection state, and the pods that do not match the desired state, with the reason.
   - Read-only; runs the same in check mode.

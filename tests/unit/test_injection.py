@@ -57,3 +57,30 @@ def test_report_flags_pods_on_another_revision():
 def test_report_accepts_pods_on_the_expected_revision():
     assert injection_report(injected_cluster("canary"), ["shop"], "enabled", revision="canary")["unexpected_pods"] == []
     assert injection_report(injected_cluster("default"), ["shop"], "enabled")["unexpected_pods"] == []
+
+
+def test_many_namespaces_are_read_with_one_cluster_wide_list_per_kind():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import ApiCallError
+
+    names = ["ns-%02d" % i for i in range(12)]
+
+    def cluster(deny_pods=False):
+        api = FakeApi(names + ["other"])
+        for name in names + ["other"]:
+            d = deployment(name, "web")
+            api.add("Deployment", d)
+            api.add("ReplicaSet", replicaset_for(d))
+            api.add("Pod", pod_for(d, sidecar=name != "ns-03"))
+        if deny_pods:
+            api.deny_list[("Pod", None)] = ApiCallError(403, "pods is forbidden")
+        return api
+
+    api = cluster()
+    report = injection_report(api, names, "enabled")
+    assert [p["namespace"] for p in report["unexpected_pods"]] == ["ns-03"]
+    assert len(report["workloads"]) == 12, "only the named namespaces"
+    lists = [c for c in api.calls if c[0] == "list"]
+    assert sorted(set(c[2] for c in lists)) == [None] and len(lists) == 1 + 2 + 3, lists
+    denied = cluster(deny_pods=True)
+    assert injection_report(denied, names, "enabled")["unexpected_pods"] == report["unexpected_pods"]
+    assert len([c for c in denied.calls if c[1] == "Pod"]) == 1 + 12, "per namespace when cluster-wide is forbidden"
