@@ -12,7 +12,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.change import annotated, is_ticket_annotation
-from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import meta as object_meta
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import list_items, meta as object_meta
 
 _QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
 _SUFFIX = {"Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60,
@@ -233,7 +233,7 @@ class BatchApplier(object):
         if key not in self._live:
             kwargs = {"namespace": namespace} if resource.namespaced and namespace else {}
             self.api_calls += 1
-            items = resource.get(**kwargs).to_dict().get("items") or []
+            items = list_items(resource, **kwargs)
             self._live[key] = dict((object_meta(item).get("name"), item) for item in items)
         return self._live[key]
 

@@ -781,6 +781,8 @@ def read(dynamic_client, namespaces, label_selector, with_crds=True):
     """Ingresses (one list per namespace, or one cluster-wide), IngressClasses (one list), Services only where a
     backend names its port (one list per such namespace) and whether the Gateway API route CRDs are served.
     Returns (state dict, api_calls)."""
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import list_items
+
     calls = [0]
 
     def listed(api_version, kind, namespace=None, selector=None):
@@ -791,7 +793,7 @@ def read(dynamic_client, namespaces, label_selector, with_crds=True):
         if selector:
             kwargs["label_selector"] = selector
         calls[0] += 1
-        return resource.get(**kwargs).to_dict().get("items") or []
+        return list_items(resource, **kwargs)
 
     ingresses = []
     for namespace in namespaces or [None]:

@@ -26,6 +26,7 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import ( 
     condition_true as _condition_true,
     host_network,
     labels as _labels,
+    list_items,
     meta as _meta,
     pod_has_sidecar,
     pod_revision,
@@ -734,7 +735,7 @@ class DynamicMeshApi(object):
         if resource is None:
             return None
         kwargs = dict((k, v) for k, v in (("namespace", namespace), ("label_selector", label_selector)) if v)
-        return self._call(lambda: resource.get(**kwargs).to_dict().get("items") or [])
+        return self._call(lambda: list_items(resource, **kwargs))
 
     def rules_review(self, namespace):
         api_version = KINDS["SelfSubjectRulesReview"][0]

@@ -41,7 +41,7 @@ class FakeResource(object):
         self.kind, self.namespaced, self.group_version = kind, namespaced, "v1"
         self.store, self.calls = store, calls
 
-    def get(self, namespace=None):
+    def get(self, namespace=None, serializer=None):
         self.calls.append(("list", self.kind, namespace))
         items = [o for o in self.store if o["kind"] == self.kind
                  and (not self.namespaced or o["metadata"].get("namespace") == namespace)]

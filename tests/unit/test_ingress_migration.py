@@ -404,7 +404,7 @@ class _FakeDynamic(object):
         fake = self
 
         class Resource(object):
-            def get(self, name=None, namespace=None, label_selector=None):
+            def get(self, name=None, namespace=None, label_selector=None, serializer=None):
                 fake.requests.append((kind, namespace, name, label_selector))
                 if kind == "CustomResourceDefinition":
                     error = Exception("not found")

@@ -304,3 +304,21 @@ def test_the_test_plugin_reads_the_error_summary_that_until_sees_only_as_traceba
     assert not tests.transient_api_failure({"failed": True, "exception": Lazy(Summary(Event("Failed: forbidden")))})
     assert tests.error_messages({"failed": True, "exception": "(traceback unavailable)"}) == ""
     assert tests.TestModule().tests()["transient_api_failure"] is tests.transient_api_failure
+
+
+def test_plain_lists_give_items_their_kind_and_api_version_like_resource_instance():
+    from kubernetes.dynamic.resource import ResourceInstance
+
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import list_items, plain_instance
+
+    def response():
+        return {"kind": "ReplicaSetList", "apiVersion": "apps/v1", "metadata": {},
+                "items": [{"metadata": {"name": "a"}}, {"kind": "ReplicaSet", "metadata": {"name": "b"}}]}
+
+    assert plain_instance(None, response()) == ResourceInstance(None, response()).to_dict()
+
+    class Resource(object):
+        def get(self, serializer=None, **kwargs):
+            return serializer(None, response())
+
+    assert [(i["kind"], i["apiVersion"]) for i in list_items(Resource())] == [("ReplicaSet", "apps/v1")] * 2
