@@ -12,7 +12,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.change import annotated, is_ticket_annotation
-from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import list_items, meta as object_meta
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import list_items, meta as object_meta, plain_result
 
 _QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
 _SUFFIX = {"Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60,
@@ -83,6 +83,24 @@ def differences(desired, live, path="", quantities=False):
             and isinstance(desired, (int, str)) and isinstance(live, (int, str)):
         return []  # 8080 and "8080" in a port field are the same object
     return [path]
+
+
+def merge_patch_differences(patch, live, path=""):
+    """Paths a JSON merge patch would change on live: a null removes a field, so it differs where the field is set."""
+    if not isinstance(patch, dict):
+        return differences(patch, live, path)
+    live = live if isinstance(live, dict) else {}
+    found = []
+    for key, value in patch.items():
+        where = "%s.%s" % (path, key)
+        if value is None:
+            if live.get(key) is not None:
+                found.append(where)
+        elif isinstance(value, dict):
+            found += merge_patch_differences(value, live.get(key), where)
+        else:
+            found += differences(value, live.get(key), where)
+    return found
 
 
 def owned_fields(live, field_manager):
@@ -215,8 +233,9 @@ class BatchApplier(object):
     """Server-side apply of many objects: one list per kind and namespace, a write only where needed."""
 
     def __init__(self, dynamic_client, field_manager="istio-runbooks", force_conflicts=True, check_mode=False,
-                 annotations=None, owner_label=None):
+                 annotations=None, owner_label=None, merge_patch=False):
         self.client = dynamic_client
+        self.merge_patch = merge_patch  # send JSON merge patches of existing objects instead of applying
         self.owner_label = owner_label  # "key=value": live objects without it belong to another tool
         self.annotations = annotations or {}
         self.field_manager = field_manager
@@ -275,6 +294,10 @@ class BatchApplier(object):
                 action, paths = "create", []
                 if obj.get("kind") == "Namespace":
                     new_namespaces.add(meta.get("name"))
+            elif self.merge_patch:
+                paths = merge_patch_differences(dict((k, v) for k, v in obj.items() if k not in ("apiVersion", "kind")),
+                                                live)
+                action = "update" if paths else "none"
             else:
                 paths = differences(obj, live)
                 for fields in owned_fields(live, self.field_manager):
@@ -303,6 +326,10 @@ class BatchApplier(object):
         if foreign:
             return results, {"ref": ", ".join(foreign), "action": "refuse",
                              "reason": "they exist without the label %s, so another tool manages them" % self.owner_label}
+        missing = [object_ref(item["object"]) for item in planned if self.merge_patch and item["live"] is None]
+        if missing:
+            return results, {"ref": ", ".join(missing), "action": "refuse",
+                             "reason": "they do not exist, and a merge patch only changes existing objects"}
         for item in planned:
             obj, entry = item["object"], {"ref": object_ref(item["object"]), "action": item["action"],
                                           "paths": item["paths"], "before": item["live"], "after": None}
@@ -317,7 +344,13 @@ class BatchApplier(object):
                 resource = self._resource(obj)
                 self.api_calls += 1
                 # the ticket annotations go only on objects written anyway, and no comparison looks at them
-                entry["after"] = self._server_side_apply(resource, annotated(obj, self.annotations)).to_dict()
+                if self.merge_patch:
+                    entry["after"] = plain_result(
+                        resource.patch, body=annotated(obj, self.annotations), name=object_meta(obj).get("name"),
+                        namespace=object_meta(obj).get("namespace"), content_type="application/merge-patch+json",
+                        dry_run="All" if self.check_mode else None)
+                else:
+                    entry["after"] = self._server_side_apply(resource, annotated(obj, self.annotations)).to_dict()
             except Exception as exc:  # pylint: disable=broad-except
                 reason = getattr(exc, "body", None) or str(exc)
                 return results, {"ref": entry["ref"], "action": item["action"], "reason": reason}

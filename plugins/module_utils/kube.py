@@ -228,10 +228,15 @@ def list_items(resource, **kwargs):
     return data.get("items") or []
 
 
+def plain_result(call, **kwargs):
+    """The answer of a dynamic-client call (resource.get, resource.patch, ...) as a plain dict."""
+    data = call(serializer=plain_instance, **kwargs)
+    return data if isinstance(data, dict) else data.to_dict()
+
+
 def get_object(resource, **kwargs):
     """One object from a dynamic-client get call, as a plain dict."""
-    data = resource.get(serializer=plain_instance, **kwargs)
-    return data if isinstance(data, dict) else data.to_dict()
+    return plain_result(resource.get, **kwargs)
 
 
 # ---- transient failures ----------------------------------------------------------------------------

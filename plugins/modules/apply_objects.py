@@ -46,6 +46,14 @@ options:
         aside) without it is another tool's (a Helm release, say), so the call writes nothing and fails naming them.
       - Leave it out to adopt such objects.
     type: str
+  merge_patch:
+    description:
+      - Send each definition as a JSON merge patch of an existing object (a C(null) removes a field, as
+        C(kubectl patch --type merge)) instead of a server-side apply; only objects the patch would change are
+        patched. When one of them does not exist, the call writes nothing and fails naming it.
+      - For fields other tools own too, such as a Namespace's labels, where a server-side apply would take them over.
+    type: bool
+    default: false
   annotations:
     description:
       - Annotations added to every object this call writes (the change ticket, the runbook, the time), never to
@@ -69,6 +77,13 @@ EXAMPLES = r"""
 - name: What changed
   ansible.builtin.debug:
     msg: "{{ applied.created + applied.updated }}"
+
+- name: Label two namespaces for injection and drop the revision label, patching only the one that differs
+  istio_runbooks.mesh.apply_objects:
+    merge_patch: true
+    definitions:
+      - {apiVersion: v1, kind: Namespace, metadata: {name: shop, labels: {istio-injection: enabled, istio.io/rev: null}}}
+      - {apiVersion: v1, kind: Namespace, metadata: {name: pay, labels: {istio-injection: enabled, istio.io/rev: null}}}
 """
 
 RETURN = r"""
@@ -124,6 +139,7 @@ def main():
                 field_manager=dict(type="str", default="istio-runbooks"),
                 force_conflicts=dict(type="bool", default=True),
                 owner_label=dict(type="str"),
+                merge_patch=dict(type="bool", default=False),
                 annotations=dict(type="dict", default={}))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     bad = [i for i, obj in enumerate(module.params["definitions"])
@@ -132,7 +148,7 @@ def main():
         module.fail_json(msg="definitions %s lack apiVersion, kind or metadata.name" % bad)
     applier = BatchApplier(connect(module).client, module.params["field_manager"], module.params["force_conflicts"],
                            module.check_mode, dict((k, str(v)) for k, v in module.params["annotations"].items()),
-                           module.params["owner_label"])
+                           module.params["owner_label"], module.params["merge_patch"])
     try:
         results, failure = applier.apply(module.params["definitions"])
     except Exception as exc:  # pylint: disable=broad-except

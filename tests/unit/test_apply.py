@@ -47,6 +47,10 @@ class FakeResource(object):
                  and (not self.namespaced or o["metadata"].get("namespace") == namespace)]
         return type("R", (), {"to_dict": lambda _self: {"items": items}})()
 
+    def patch(self, body, name, namespace, content_type, dry_run, serializer=None):
+        self.calls.append(("patch", self.kind, name, content_type, dry_run))
+        return body
+
     def server_side_apply(self, body, name, namespace, field_manager, force_conflicts, dry_run):
         self.calls.append(("apply", self.kind, name, dry_run))
         return type("R", (), {"to_dict": lambda _self: body})()
@@ -252,3 +256,30 @@ def test_an_owner_label_refuses_objects_another_tool_made_before_any_write():
     # without it the same batch adopts them
     results, failure = BatchApplier(FakeClient([ours, helm, namespace])).apply(want)
     assert failure is None and [r["action"] for r in results] == ["none", "update", "update", "create"]
+
+
+def _ns(name, **labels):
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+
+
+def test_merge_patches_write_only_what_differs_remove_nulls_and_refuse_missing_objects():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.apply import merge_patch_differences
+
+    assert merge_patch_differences({"metadata": {"labels": {"a": "1", "b": None}}},
+                                   {"metadata": {"labels": {"a": "1", "b": "x"}}}) == [".metadata.labels.b"]
+    assert merge_patch_differences({"metadata": {"labels": {"a": "1", "b": None}}},
+                                   {"metadata": {"labels": {"a": "1"}}}) == []
+    client = FakeClient([_ns("shop", **{"istio-injection": "enabled"}), _ns("pay", **{"istio.io/rev": "canary"})])
+    patches = [_ns("shop", **{"istio-injection": "enabled", "istio.io/rev": None}),
+               _ns("pay", **{"istio-injection": "enabled", "istio.io/rev": None})]
+    results, failure = BatchApplier(client, merge_patch=True, annotations={"istio-runbooks.io/change-id": "C1"}).apply(
+        patches)
+    assert failure is None and [(r["action"], r["paths"]) for r in results] == [
+        ("none", []), ("update", [".metadata.labels.istio-injection", ".metadata.labels.istio.io/rev"])]
+    assert [c for c in client.calls if c[0] != "list"] == [
+        ("patch", "Namespace", "pay", "application/merge-patch+json", None)]
+    assert results[1]["after"]["metadata"]["annotations"] == {"istio-runbooks.io/change-id": "C1"}
+    client = FakeClient([_ns("shop")])
+    results, failure = BatchApplier(client, merge_patch=True).apply([_ns("shop", x="1"), _ns("gone", x="1")])
+    assert failure["action"] == "refuse" and failure["ref"] == "Namespace/gone" and results == []
+    assert [c for c in client.calls if c[0] != "list"] == [], "nothing written"
