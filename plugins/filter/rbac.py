@@ -38,9 +38,10 @@ def rbac_required_access(texts, namespace="istio-system", sources=None):
 
 
 def rbac_missing_access(required_access, access):
-    """The required_access entries that earlier reviews (mesh_info's access) do not grant; None when a
-    namespace the entries need was not reviewed (ask the API server then)."""
-    return missing_access_from_reviews(required_access, access)
+    """{covered, missing}: whether earlier reviews (mesh_info's access) cover the required_access entries, and
+    the entries they do not grant (covered false: a namespace was not reviewed; ask the API server then)."""
+    missing = missing_access_from_reviews(required_access, access)
+    return {"covered": missing is not None, "missing": missing or []}
 
 
 def rbac_objects(texts, namespace, service_account, service_account_namespace, labels=None):

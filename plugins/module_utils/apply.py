@@ -92,7 +92,7 @@ def merge_patch_differences(patch, live, path=""):
     live = live if isinstance(live, dict) else {}
     found = []
     for key, value in patch.items():
-        where = "%s.%s" % (path, key)
+        where = "%s[%s]" % (path, key) if "." in key or "/" in key else "%s.%s" % (path, key)
         if value is None:
             if live.get(key) is not None:
                 found.append(where)
@@ -185,10 +185,11 @@ def _summary(value, limit):
 
 def change_record(entry, limit=8192):
     """One applied change for reports: ref, action, and before/after (for an update only the paths that
-    differed; a value longer than limit characters is summarized)."""
+    differed, unless the entry says whole, as a merge patch's does; a value longer than limit characters is
+    summarized)."""
     record = {"ref": entry["ref"], "action": entry["action"]}
     before, after = for_diff(entry.get("before")), for_diff(entry.get("after"))
-    if entry["action"] == "update" and entry.get("paths"):
+    if entry["action"] == "update" and entry.get("paths") and not entry.get("whole"):
         record["before"] = dict((p, _summary(_value_at(before, p), limit)) for p in entry["paths"])
         record["after"] = dict((p, _summary(_value_at(after, p), limit)) for p in entry["paths"])
     else:
@@ -328,11 +329,12 @@ class BatchApplier(object):
                              "reason": "they exist without the label %s, so another tool manages them" % self.owner_label}
         missing = [object_ref(item["object"]) for item in planned if self.merge_patch and item["live"] is None]
         if missing:
-            return results, {"ref": ", ".join(missing), "action": "refuse",
+            return results, {"ref": ", ".join(missing), "action": "missing",
                              "reason": "they do not exist, and a merge patch only changes existing objects"}
         for item in planned:
             obj, entry = item["object"], {"ref": object_ref(item["object"]), "action": item["action"],
-                                          "paths": item["paths"], "before": item["live"], "after": None}
+                                          "paths": item["paths"], "before": item["live"], "after": None,
+                                          "whole": self.merge_patch}
             if item["action"] == "none":
                 results.append(entry)
                 continue
@@ -348,7 +350,7 @@ class BatchApplier(object):
                     entry["after"] = plain_result(
                         resource.patch, body=annotated(obj, self.annotations), name=object_meta(obj).get("name"),
                         namespace=object_meta(obj).get("namespace"), content_type="application/merge-patch+json",
-                        dry_run="All" if self.check_mode else None)
+                        field_manager=self.field_manager, dry_run="All" if self.check_mode else None)
                 else:
                     entry["after"] = self._server_side_apply(resource, annotated(obj, self.annotations)).to_dict()
             except Exception as exc:  # pylint: disable=broad-except

@@ -50,7 +50,8 @@ options:
     description:
       - Send each definition as a JSON merge patch of an existing object (a C(null) removes a field, as
         C(kubectl patch --type merge)) instead of a server-side apply; only objects the patch would change are
-        patched. When one of them does not exist, the call writes nothing and fails naming it.
+        patched (recorded under O(field_manager); O(force_conflicts) does not apply). When one of them does not
+        exist, the call writes nothing and fails naming it. Reports show whole objects before and after.
       - For fields other tools own too, such as a Namespace's labels, where a server-side apply would take them over.
     type: bool
     default: false
@@ -161,6 +162,9 @@ def main():
     if module._diff and changed:
         result["diff"] = [{"before_header": r["ref"], "after_header": r["ref"], "before": for_diff(r["before"]),
                            "after": for_diff(r["after"])} for r in changed]
+    if failure and failure["action"] == "missing":
+        module.fail_json(msg="Cannot patch %s: %s. Nothing was changed." % (failure["ref"], failure["reason"]),
+                         failed_object=failure, **result)
     if failure and failure["action"] == "refuse":
         module.fail_json(msg="Refusing to take over %s: %s. Nothing was changed." % (failure["ref"], failure["reason"]),
                          failed_object=failure, **result)

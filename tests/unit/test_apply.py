@@ -1,6 +1,6 @@
 """Batch apply: what counts as a difference, and that a batch with nothing to change writes nothing."""
-from ansible_collections.istio_runbooks.mesh.plugins.module_utils.apply import (BatchApplier, differences,
-                                                                                  for_diff, parse_quantity)
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.apply import (BatchApplier, change_record,
+                                                                                  differences, for_diff, parse_quantity)
 
 
 def test_quantities_compare_by_value():
@@ -47,7 +47,7 @@ class FakeResource(object):
                  and (not self.namespaced or o["metadata"].get("namespace") == namespace)]
         return type("R", (), {"to_dict": lambda _self: {"items": items}})()
 
-    def patch(self, body, name, namespace, content_type, dry_run, serializer=None):
+    def patch(self, body, name, namespace, content_type, dry_run, field_manager=None, serializer=None):
         self.calls.append(("patch", self.kind, name, content_type, dry_run))
         return body
 
@@ -275,11 +275,14 @@ def test_merge_patches_write_only_what_differs_remove_nulls_and_refuse_missing_o
     results, failure = BatchApplier(client, merge_patch=True, annotations={"istio-runbooks.io/change-id": "C1"}).apply(
         patches)
     assert failure is None and [(r["action"], r["paths"]) for r in results] == [
-        ("none", []), ("update", [".metadata.labels.istio-injection", ".metadata.labels.istio.io/rev"])]
+        ("none", []), ("update", [".metadata.labels.istio-injection", ".metadata.labels[istio.io/rev]"])]
     assert [c for c in client.calls if c[0] != "list"] == [
         ("patch", "Namespace", "pay", "application/merge-patch+json", None)]
     assert results[1]["after"]["metadata"]["annotations"] == {"istio-runbooks.io/change-id": "C1"}
+    record = change_record(results[1])
+    assert record["before"]["metadata"]["labels"] == {"istio.io/rev": "canary"}, "whole objects in reports"
+    assert record["after"]["metadata"]["labels"]["istio-injection"] == "enabled"
     client = FakeClient([_ns("shop")])
     results, failure = BatchApplier(client, merge_patch=True).apply([_ns("shop", x="1"), _ns("gone", x="1")])
-    assert failure["action"] == "refuse" and failure["ref"] == "Namespace/gone" and results == []
+    assert failure["action"] == "missing" and failure["ref"] == "Namespace/gone" and results == []
     assert [c for c in client.calls if c[0] != "list"] == [], "nothing written"
