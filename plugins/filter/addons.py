@@ -63,11 +63,6 @@ def addons_dashboard_problems(dashboards):
     return addons.dashboard_problems(dashboards)
 
 
-def addons_services_without_endpoints(services, endpoint_slices):
-    """Names of the Services (with a selector) that no EndpointSlice gives a ready address."""
-    return addons.services_without_endpoints(services, endpoint_slices)
-
-
 class FilterModule(object):
     def filters(self):
         return dict((f.__name__, f) for f in (
@@ -81,5 +76,4 @@ class FilterModule(object):
             addons_rbac_write_verbs,
             addons_image_ref,
             addons_dashboard_problems,
-            addons_services_without_endpoints,
         ))

@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import (
+    CLUSTER_WIDE_ABOVE,
     FORBIDDEN,
     INJECT_KEY,
     INJECTION_LABELS,
@@ -22,10 +23,6 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import (
     pod_revision,
 )
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import owned_pods
-
-
-# Above this many namespaces, one cluster-wide list per kind replaces one list per namespace.
-CLUSTER_WIDE_ABOVE = 10
 
 
 def invalid_namespace_names(names):

@@ -207,6 +207,11 @@ class KubeApi(object):
             raise self.error(exc)
 
 
+# Above this many namespaces, one cluster-wide list per kind replaces one list per namespace (mesh_info,
+# injection_status).
+CLUSTER_WIDE_ABOVE = 10
+
+
 def plain_instance(_client, instance):
     """A dynamic-client serializer that keeps the response as plain dicts (ResourceInstance builds an object per
     field, several times slower on large lists); list items get their kind and apiVersion as ResourceInstance
@@ -220,18 +225,15 @@ def plain_instance(_client, instance):
     return instance
 
 
-def list_items(resource, **kwargs):
-    """The items of a dynamic-client list call, as plain dicts."""
-    data = resource.get(serializer=plain_instance, **kwargs)
-    if not isinstance(data, dict):  # a client that ignores the serializer
-        data = data.to_dict()
-    return data.get("items") or []
-
-
 def plain_result(call, **kwargs):
     """The answer of a dynamic-client call (resource.get, resource.patch, ...) as a plain dict."""
     data = call(serializer=plain_instance, **kwargs)
-    return data if isinstance(data, dict) else data.to_dict()
+    return data if isinstance(data, dict) else data.to_dict()  # a client that ignores the serializer
+
+
+def list_items(resource, **kwargs):
+    """The items of a dynamic-client list call, as plain dicts."""
+    return plain_result(resource.get, **kwargs).get("items") or []
 
 
 def get_object(resource, **kwargs):

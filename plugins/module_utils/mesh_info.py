@@ -14,6 +14,7 @@ import copy
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.injection import batch_without_opt_out
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.install_verify import verify_install as verify_revision
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import (  # noqa: F401 (re-exported)
+    CLUSTER_WIDE_ABOVE,
     FORBIDDEN,
     INJECT_KEY,
     INJECTION_LABEL,
@@ -39,8 +40,6 @@ BATCH_KINDS = ("Job", "CronJob")
 # Reviews of this namespace answer cluster-scoped questions: it holds no RoleBindings, so only
 # ClusterRoleBindings grant there, which is what cluster-scoped access needs.
 CLUSTER_REVIEW_NAMESPACE = "istio-runbooks-cluster-scope"
-# Above this many namespaces in scope, one cluster-wide list per kind replaces one list per namespace.
-CLUSTER_WIDE_ABOVE = 10
 
 # kind -> (apiVersion, resource): what an error entry names as the missing permission.
 KINDS = {
