@@ -55,7 +55,8 @@ options:
 requirements:
   - kubernetes >= 24.2.0
 notes:
-  - Supports C(check_mode); it writes nothing then. The cluster is never changed.
+  - Supports C(check_mode); it writes nothing then, and reports the bundle it would write as a change. The cluster
+    is never changed.
   - One log read per selected container (the API has no bulk log read); everything else is one list per kind.
 """
 
@@ -151,7 +152,8 @@ def main():
     if not module.check_mode:
         top = os.path.basename(p["dest"]).split(".tar")[0]
         write_tarball(p["dest"], top, files)
-    module.exit_json(changed=not module.check_mode, path=p["dest"], index=index)
+    # every run writes a new bundle, so a dry run reports the one it would write
+    module.exit_json(changed=True, path=p["dest"], index=index)
 
 
 if __name__ == "__main__":
