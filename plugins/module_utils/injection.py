@@ -9,16 +9,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import (
-    CLUSTER_WIDE_ABOVE,
-    FORBIDDEN,
     INJECT_KEY,
     INJECTION_LABELS,
     WORKLOAD_KINDS,
-    ApiCallError,
     KubeError,
     host_network,
     is_dns_label,
     meta as _meta,
+    namespace_reader,
     pod_has_sidecar,
     pod_revision,
 )
@@ -79,32 +77,6 @@ def workload_state(workload, pods):
             "state": state, "revisions": revisions, "host_network": host_network(workload)}
 
 
-def namespace_reader(api, namespaces):
-    """read(kind, namespace): one list per namespace and kind for a few namespaces; above CLUSTER_WIDE_ABOVE, one
-    cluster-wide list per kind, grouped by namespace (per namespace again when cluster-wide lists are forbidden)."""
-    if len(namespaces) <= CLUSTER_WIDE_ABOVE:
-        return lambda kind, namespace: api.list(kind, namespace)
-    wanted, grouped, per_namespace = set(namespaces), {}, set()
-
-    def read(kind, namespace):
-        if kind in per_namespace:
-            return api.list(kind, namespace)
-        if kind not in grouped:
-            try:
-                items = api.list(kind, None)
-            except ApiCallError as exc:
-                if exc.status not in FORBIDDEN:
-                    raise
-                per_namespace.add(kind)
-                return api.list(kind, namespace)
-            grouped[kind] = {}
-            for obj in items:
-                if _meta(obj).get("namespace") in wanted:
-                    grouped[kind].setdefault(_meta(obj).get("namespace"), []).append(obj)
-        return grouped[kind].get(namespace, [])
-    return read
-
-
 def injection_report(api, namespaces, desired=None, revision=None):
     """Namespaces with their injection labels, workloads with their state, and the pods that do not match.
 
@@ -116,7 +88,8 @@ def injection_report(api, namespaces, desired=None, revision=None):
     if missing:
         raise KubeError("namespace(s) not found: %s" % ", ".join(missing))
     report = {"namespaces": [], "workloads": [], "mismatched_pods": []}
-    read = namespace_reader(api, namespaces)
+    read = namespace_reader(api.list, namespaces)
+    read.prefetch(["Pod", "ReplicaSet"] + list(WORKLOAD_KINDS))
     for name in namespaces:
         labels = _meta(listed[name]).get("labels") or {}
         report["namespaces"].append({"name": name, "labels": dict((k, labels[k]) for k in INJECTION_LABELS

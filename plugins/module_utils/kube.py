@@ -10,7 +10,9 @@ __metaclass__ = type
 
 import json
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 # ---- labels and names ------------------------------------------------------------------------------
 
@@ -158,11 +160,13 @@ class KubeApi(object):
     def __init__(self, dynamic_client):
         self.client = dynamic_client
         self._resources = {}
+        self._lock = threading.Lock()  # lists may run in threads (namespace_reader's prefetch)
 
     def _resource(self, kind):
-        if kind not in self._resources:
-            self._resources[kind] = self.client.resources.get(api_version=self.GROUPS[kind], kind=kind)
-        return self._resources[kind]
+        with self._lock:
+            if kind not in self._resources:
+                self._resources[kind] = self.client.resources.get(api_version=self.GROUPS[kind], kind=kind)
+            return self._resources[kind]
 
     @staticmethod
     def error(exc):
@@ -210,6 +214,54 @@ class KubeApi(object):
 # Above this many namespaces, one cluster-wide list per kind replaces one list per namespace (mesh_info,
 # injection_status).
 CLUSTER_WIDE_ABOVE = 10
+
+
+def namespace_reader(list_kind, namespaces):
+    """read(kind, namespace) over list_kind(kind, namespace or None) -> items, raising ApiCallError.
+
+    A few namespaces: one list per namespace and kind. Above CLUSTER_WIDE_ABOVE: one cluster-wide list per kind,
+    grouped by namespace, or per namespace again when the cluster-wide list is forbidden. read.prefetch(kinds)
+    sends the cluster-wide lists of several kinds at once (in threads); a failure is raised when its kind is read.
+    """
+    if len(namespaces) <= CLUSTER_WIDE_ABOVE:
+        def read_each(kind, namespace):
+            return list_kind(kind, namespace)
+        read_each.prefetch = lambda kinds: None
+        return read_each
+    wanted, grouped, failures, per_namespace = set(namespaces), {}, {}, set()
+
+    def fetch(kind):
+        try:
+            items = list_kind(kind, None)
+        except ApiCallError as exc:
+            if exc.status in FORBIDDEN:
+                per_namespace.add(kind)
+            else:
+                failures[kind] = exc
+            return
+        grouped[kind] = {}
+        for obj in items:
+            if meta(obj).get("namespace") in wanted:
+                grouped[kind].setdefault(meta(obj).get("namespace"), []).append(obj)
+
+    def read(kind, namespace):
+        if kind not in grouped and kind not in per_namespace:
+            if kind in failures:
+                raise failures.pop(kind)
+            fetch(kind)
+            if kind in failures:
+                raise failures.pop(kind)
+        if kind in per_namespace:
+            return list_kind(kind, namespace)
+        return grouped[kind].get(namespace, [])
+
+    def prefetch(kinds):
+        kinds = [k for k in dict.fromkeys(kinds) if k not in grouped and k not in per_namespace]
+        if len(kinds) > 1:
+            with ThreadPoolExecutor(max_workers=len(kinds)) as pool:
+                list(pool.map(fetch, kinds))
+    read.prefetch = prefetch
+    return read
 
 
 def plain_instance(_client, instance):

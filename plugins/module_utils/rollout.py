@@ -10,6 +10,7 @@ __metaclass__ = type
 
 import datetime
 import re
+import threading
 import time
 
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import (  # noqa: F401 (re-exported)
@@ -21,6 +22,7 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import ( 
     KubeError as RolloutError,
     host_network,
     meta as _meta,
+    namespace_reader,
     object_ref as _ref,
     pod_has_sidecar,
     pod_revision,
@@ -236,6 +238,7 @@ class RolloutRestarter(object):
         self.clock, self.sleep, self.stamp = clock, sleep, stamp or now_stamp()
         self.annotations = dict(annotations or {})
         self.api_calls = 0
+        self._count_lock = threading.Lock()  # selection's lists run in threads
         self.result = None
         self.in_flight = {}
         self.namespaced_lists_only = set()  # kinds whose cluster-wide list was refused (namespace-scoped RBAC)
@@ -262,16 +265,25 @@ class RolloutRestarter(object):
                                "out" % (self.poll_interval,))
 
     def _list(self, kind, namespace, label_selector=None):
-        self.api_calls += 1
+        with self._count_lock:
+            self.api_calls += 1
         return self.api.list(kind, namespace, label_selector)
 
-    def _read(self, kind, namespace, label_selector=None):
-        """A list during selection, before any patch: a failure stops the run with what was refused."""
-        try:
-            return self._list(kind, namespace, label_selector)
-        except ApiCallError as exc:
-            raise RolloutError("cannot list %ss %s: %s. Nothing was restarted. Grant list on %s to this user" % (
-                kind, "in namespace %s" % namespace if namespace else "cluster-wide", exc, kind))
+    def _reader(self, kinds):
+        """read(kind, namespace) for selection, before any patch: one list per namespace and kind, or one
+        cluster-wide list per kind for many namespaces; a failure stops the run with what was refused."""
+        def list_kind(kind, namespace):
+            return self._list(kind, namespace, self.label_selector if kind in KINDS else None)
+        lists = namespace_reader(list_kind, self.namespaces)
+        lists.prefetch(kinds)
+
+        def read(kind, namespace):
+            try:
+                return lists(kind, namespace)
+            except ApiCallError as exc:
+                raise RolloutError("cannot list %ss %s: %s. Nothing was restarted. Grant list on %s to this user" % (
+                    kind, "in namespace %s" % namespace if namespace else "cluster-wide", exc, kind))
+        return read
 
     def _existing_namespaces(self):
         """The namespaces that exist, from one list; one get per namespace when listing them is forbidden."""
@@ -299,17 +311,18 @@ class RolloutRestarter(object):
         if missing:
             raise RolloutError("namespace(s) not found: %s" % ", ".join(missing))
         plan = []
+        read = self._reader(self.kinds + (["Pod", "ReplicaSet"] if self.only_if != "always" else []))
         for namespace in self.namespaces:
             workloads = []
             for kind in self.kinds:
-                for item in self._read(kind, namespace, self.label_selector):
+                for item in read(kind, namespace):
                     item.setdefault("kind", kind)
                     if not self.names or _meta(item).get("name") in self.names:
                         workloads.append(item)
             if not workloads:
                 continue
-            pods = self._read("Pod", namespace) if self.only_if != "always" else []
-            replicasets = self._read("ReplicaSet", namespace) if self.only_if != "always" and any(
+            pods = read("Pod", namespace) if self.only_if != "always" else []
+            replicasets = read("ReplicaSet", namespace) if self.only_if != "always" and any(
                 w["kind"] == "Deployment" for w in workloads) else []
             for workload in workloads:
                 restart, reason = needs_restart(workload, owned_pods(workload, pods, replicasets), self.only_if,
@@ -369,9 +382,10 @@ class RolloutRestarter(object):
 
     def _pdb_groups(self, workloads):
         groups = {}
+        read = self._reader([])
         for namespace in sorted(set(_meta(w).get("namespace") for w in workloads)):
             groups.update(pdb_groups([w for w in workloads if _meta(w).get("namespace") == namespace],
-                                     self._read("PodDisruptionBudget", namespace)))
+                                     read("PodDisruptionBudget", namespace)))
         return groups
 
     def _refresh_pdbs(self, groups, namespaces):

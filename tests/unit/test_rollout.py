@@ -108,6 +108,34 @@ def test_one_list_per_namespace_and_kind_never_per_pod():
     assert len(reads) == 1 + 2 * 3  # namespaces, then Deployments, Pods and ReplicaSets per namespace
 
 
+def test_many_namespaces_are_selected_with_one_cluster_wide_list_per_kind():
+    namespaces = tuple("ns-%02d" % i for i in range(12))
+    api = cluster(namespaces=namespaces, per_ns=2)
+    result = restarter(api, namespaces=namespaces, only_if="missing_sidecar", check_mode=True).run()
+    assert len(result["would_restart"]) == 24
+    reads = [c for c in api.calls if c[0] == "list"]
+    assert sorted(c[1] for c in reads) == ["Deployment", "Namespace", "Pod", "ReplicaSet"], reads
+    assert set(c[2] for c in reads) == {None}
+
+
+def test_many_namespaces_fall_back_to_namespace_lists_when_cluster_wide_is_forbidden():
+    namespaces = tuple("ns-%02d" % i for i in range(12))
+    api = cluster(namespaces=namespaces, per_ns=1)
+    api.deny_list[("Pod", None)] = ApiCallError(403, "forbidden")
+    result = restarter(api, namespaces=namespaces, only_if="missing_sidecar", check_mode=True).run()
+    assert len(result["would_restart"]) == 12
+    assert len([c for c in api.calls if c[1] == "Pod"]) == 1 + 12
+
+
+def test_many_namespaces_a_failed_cluster_wide_list_stops_before_any_patch():
+    namespaces = tuple("ns-%02d" % i for i in range(12))
+    api = cluster(namespaces=namespaces, per_ns=1)
+    api.deny_list[("ReplicaSet", None)] = ApiCallError(500, "etcd is gone")
+    with pytest.raises(RolloutError, match="cannot list ReplicaSets in namespace ns-00: 500 etcd is gone"):
+        restarter(api, namespaces=namespaces, only_if="missing_sidecar").run()
+    assert api.patches == []
+
+
 def pdb(selector, allowed, name="pdb", namespace="a"):
     spec = {} if selector is None else {"selector": selector}
     return {"metadata": {"name": name, "namespace": namespace}, "spec": spec, "status": {"disruptionsAllowed": allowed}}
