@@ -9,6 +9,9 @@ __metaclass__ = type
 
 import json
 import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
 
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.change import annotated, is_ticket_annotation
@@ -230,12 +233,49 @@ def without_ticket_fields(fields, annotations=None):
     return dict(fields, **{"f:metadata": meta})
 
 
+def with_live_data(obj, live, keep):
+    """obj with the live values of the data keys keep names ("namespace/Kind/name:key"), where live has them
+    (not empty)."""
+    if not live or not keep:
+        return obj
+    ref = object_ref(obj)
+    keys = [k.split(":", 1)[1] for k in keep if ":" in k and k.split(":", 1)[0] == ref]
+    live_data = live.get("data") or {}
+    kept = dict((k, live_data[k]) for k in keys if live_data.get(k))
+    if not kept:
+        return obj
+    return dict(obj, data=dict(obj.get("data") or {}, **kept))
+
+
+WRITERS = 8  # writes in flight at once within a group of objects of one kind
+
+
+def write_groups(planned):
+    """The planned objects in groups written one after the other: each group is a run of objects of one kind
+    (in the given order), written concurrently; objects whose kind this batch creates go one by one."""
+    groups = []
+    for item in planned:
+        obj = item["object"]
+        key = (obj.get("apiVersion"), obj.get("kind"))
+        if groups and not item.get("unknown_kind") and groups[-1][0] == key:
+            groups[-1][1].append(item)
+        else:
+            groups.append((None if item.get("unknown_kind") else key, [item]))
+    return [items for _, items in groups]
+
+
 class BatchApplier(object):
     """Server-side apply of many objects: one list per kind and namespace, a write only where needed."""
 
     def __init__(self, dynamic_client, field_manager="istio-runbooks", force_conflicts=True, check_mode=False,
-                 annotations=None, owner_label=None, merge_patch=False):
+                 annotations=None, owner_label=None, merge_patch=False, wait_established=0,
+                 clock=time.monotonic, sleep=time.sleep, keep_live_data=None):
         self.client = dynamic_client
+        # "namespace/Kind/name:key" refs whose live data value wins over the definition's (values made once)
+        self.keep_live_data = keep_live_data or []
+        # seconds to wait, after writing CustomResourceDefinitions, until they are Established (0: no wait)
+        self.wait_established = wait_established
+        self.clock, self.sleep = clock, sleep
         self.merge_patch = merge_patch  # send JSON merge patches of existing objects instead of applying
         self.owner_label = owner_label  # "key=value": live objects without it belong to another tool
         self.annotations = annotations or {}
@@ -243,6 +283,7 @@ class BatchApplier(object):
         self.force_conflicts = force_conflicts
         self.check_mode = check_mode
         self.api_calls = 0
+        self._count_lock = threading.Lock()
         self._live = {}
 
     def _resource(self, obj):
@@ -291,6 +332,7 @@ class BatchApplier(object):
                         live = None
                     else:
                         raise
+            obj = with_live_data(obj, live, self.keep_live_data)
             if live is None:
                 action, paths = "create", []
                 if obj.get("kind") == "Namespace":
@@ -318,6 +360,65 @@ class BatchApplier(object):
                 if item["live"] is not None and item["object"].get("kind") != "Namespace"
                 and (object_meta(item["live"]).get("labels") or {}).get(key) != value]
 
+    def _established(self, written):
+        """None once every CRD written is Established (one list per poll), else a failure naming those that are not."""
+        names = set(entry["ref"].split("/", 1)[1] for entry in written)
+        if not names:
+            return None
+        resource = self.client.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
+        deadline, pending = self.clock() + self.wait_established, names
+        while True:
+            with self._count_lock:
+                self.api_calls += 1
+            pending = names - set(object_meta(crd).get("name") for crd in list_items(resource) if any(
+                c.get("type") == "Established" and c.get("status") == "True"
+                for c in (crd.get("status") or {}).get("conditions") or []))
+            if not pending:
+                return None
+            if self.clock() >= deadline:
+                return {"ref": ", ".join("CustomResourceDefinition/%s" % n for n in sorted(pending)), "action": "wait",
+                        "reason": "not Established within %s s; the objects after them were not applied"
+                                  % self.wait_established}
+            self.sleep(0.5)
+
+    def _write(self, item, resource):
+        """(entry, failure) for one planned object: the write it needs, if any, made."""
+        obj = item["object"]
+        entry = {"ref": object_ref(obj), "action": item["action"], "paths": item["paths"], "before": item["live"],
+                 "after": None, "whole": self.merge_patch}
+        if item["action"] == "none":
+            return entry, None
+        if self.check_mode and (item.get("unknown_kind") or item.get("namespace_pending")):
+            entry["after"] = annotated(obj, self.annotations)  # a dry run cannot reach a kind or namespace this batch only creates
+            return entry, None
+        try:
+            resource = resource or self._resource(obj)
+            with self._count_lock:
+                self.api_calls += 1
+            # the ticket annotations go only on objects written anyway, and no comparison looks at them
+            if self.merge_patch:
+                entry["after"] = plain_result(
+                    resource.patch, body=annotated(obj, self.annotations), name=object_meta(obj).get("name"),
+                    namespace=object_meta(obj).get("namespace"), content_type="application/merge-patch+json",
+                    field_manager=self.field_manager, dry_run="All" if self.check_mode else None)
+            else:
+                entry["after"] = self._server_side_apply(resource, annotated(obj, self.annotations)).to_dict()
+        except Exception as exc:  # pylint: disable=broad-except
+            reason = getattr(exc, "body", None) or str(exc)
+            return entry, {"ref": entry["ref"], "action": item["action"], "reason": reason}
+        return entry, None
+
+    def _write_group(self, group):
+        """The writes of one group, WRITERS at a time; [(entry, failure)] in the group's order."""
+        if len(group) == 1:
+            return [self._write(group[0], None)]
+        try:
+            resource = self._resource(group[0]["object"])  # resolved once, before the threads share it
+        except Exception:  # pylint: disable=broad-except
+            resource = None
+        with ThreadPoolExecutor(max_workers=min(WRITERS, len(group))) as pool:
+            return list(pool.map(lambda item: self._write(item, resource), group))
+
     def apply(self, definitions):
         """Apply what differs. Returns (results, failure): failure is None or a dict naming the object.
         With an owner label, nothing is written while a live object lacks it (failure action "refuse")."""
@@ -331,30 +432,15 @@ class BatchApplier(object):
         if missing:
             return results, {"ref": ", ".join(missing), "action": "missing",
                              "reason": "they do not exist, and a merge patch only changes existing objects"}
-        for item in planned:
-            obj, entry = item["object"], {"ref": object_ref(item["object"]), "action": item["action"],
-                                          "paths": item["paths"], "before": item["live"], "after": None,
-                                          "whole": self.merge_patch}
-            if item["action"] == "none":
-                results.append(entry)
-                continue
-            if self.check_mode and (item.get("unknown_kind") or item.get("namespace_pending")):
-                entry["after"] = annotated(obj, self.annotations)  # a dry run cannot reach a kind or namespace this batch only creates
-                results.append(entry)
-                continue
-            try:
-                resource = self._resource(obj)
-                self.api_calls += 1
-                # the ticket annotations go only on objects written anyway, and no comparison looks at them
-                if self.merge_patch:
-                    entry["after"] = plain_result(
-                        resource.patch, body=annotated(obj, self.annotations), name=object_meta(obj).get("name"),
-                        namespace=object_meta(obj).get("namespace"), content_type="application/merge-patch+json",
-                        field_manager=self.field_manager, dry_run="All" if self.check_mode else None)
-                else:
-                    entry["after"] = self._server_side_apply(resource, annotated(obj, self.annotations)).to_dict()
-            except Exception as exc:  # pylint: disable=broad-except
-                reason = getattr(exc, "body", None) or str(exc)
-                return results, {"ref": entry["ref"], "action": item["action"], "reason": reason}
-            results.append(entry)
+        for group in write_groups(planned):
+            done = self._write_group(group)
+            for entry, failure in done:
+                if failure is None:
+                    results.append(entry)
+            failure = next((f for _, f in done if f is not None), None)
+            if failure is None and self.wait_established and not self.check_mode:
+                failure = self._established([entry for entry, _ in done if entry["action"] != "none"
+                                             and entry["ref"].startswith("CustomResourceDefinition/")])
+            if failure is not None:
+                return results, failure
         return results, None

@@ -55,6 +55,22 @@ options:
       - For fields other tools own too, such as a Namespace's labels, where a server-side apply would take them over.
     type: bool
     default: false
+  keep_live_data:
+    description:
+      - Data keys whose live value wins over the definition's, as C(namespace/Kind/name:key) (a Secret's
+        generated password, say): the definition's value is used only when the live object lacks the key, so a
+        value made once is kept across runs without reading it first.
+      - Make the task C(no_log) when the values are secret.
+    type: list
+    elements: str
+    default: []
+  wait_established:
+    description:
+      - Seconds to wait, after writing CustomResourceDefinitions, until each is C(Established) before the objects
+        after them are written (custom resources of those kinds, say). C(0) does not wait. Not in check mode.
+      - When one is not Established in time, the call fails naming it; the objects after it are not written.
+    type: int
+    default: 0
   annotations:
     description:
       - Annotations added to every object this call writes (the change ticket, the runbook, the time), never to
@@ -141,15 +157,21 @@ def main():
                 force_conflicts=dict(type="bool", default=True),
                 owner_label=dict(type="str"),
                 merge_patch=dict(type="bool", default=False),
+                wait_established=dict(type="int", default=0),
+                keep_live_data=dict(type="list", elements="str", default=[], no_log=False),
                 annotations=dict(type="dict", default={}))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     bad = [i for i, obj in enumerate(module.params["definitions"])
            if not obj.get("apiVersion") or not obj.get("kind") or not (obj.get("metadata") or {}).get("name")]
     if bad:
         module.fail_json(msg="definitions %s lack apiVersion, kind or metadata.name" % bad)
+    if module.params["wait_established"] < 0:
+        module.fail_json(msg="wait_established must be 0 (no wait) or more seconds, got %s"
+                             % module.params["wait_established"])
     applier = BatchApplier(connect(module).client, module.params["field_manager"], module.params["force_conflicts"],
                            module.check_mode, dict((k, str(v)) for k, v in module.params["annotations"].items()),
-                           module.params["owner_label"], module.params["merge_patch"])
+                           module.params["owner_label"], module.params["merge_patch"],
+                           module.params["wait_established"], keep_live_data=module.params["keep_live_data"])
     try:
         results, failure = applier.apply(module.params["definitions"])
     except Exception as exc:  # pylint: disable=broad-except
@@ -168,6 +190,8 @@ def main():
     if failure and failure["action"] == "refuse":
         module.fail_json(msg="Refusing to take over %s: %s. Nothing was changed." % (failure["ref"], failure["reason"]),
                          failed_object=failure, **result)
+    if failure and failure["action"] == "wait":
+        module.fail_json(msg="%s: %s" % (failure["ref"], failure["reason"]), failed_object=failure, **result)
     if failure:
         module.fail_json(msg="Applying %s failed: %s" % (failure["ref"], failure["reason"]), failed_object=failure,
                          **result)

@@ -112,6 +112,115 @@ def test_a_failed_apply_names_the_object_and_stops():
     assert failure["ref"] == "ns/ConfigMap/a" and "denied" in failure["reason"] and results == []
 
 
+def test_objects_of_one_kind_are_written_concurrently_in_order_and_a_failure_stops_the_later_kinds():
+    import threading
+    import time
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.apply import WRITERS, write_groups
+
+    client = FakeClient([])
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def slow_apply(resource, body, name, **_kwargs):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.02)
+        with lock:
+            running[0] -= 1
+        if name == "c3":
+            raise RuntimeError("denied c3")
+        client.calls.append(("apply", resource.kind, name))
+        return type("R", (), {"to_dict": lambda _self: body})()
+    original = client.get
+    client.get = lambda api_version, kind: type("R", (FakeResource,), {"server_side_apply": slow_apply})(
+        kind, kind != "Namespace", client.store, client.calls) if kind == "ConfigMap" else original(api_version, kind)
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "ns"}}
+    definitions = [_cm("c%d" % i, "1") for i in range(12)] + [secret]
+    assert [len(g) for g in write_groups([{"object": d} for d in definitions])] == [12, 1]
+    results, failure = BatchApplier(client).apply(definitions)
+    assert 1 < peak[0] <= WRITERS
+    assert failure["ref"] == "ns/ConfigMap/c3"
+    assert [r["ref"] for r in results] == ["ns/ConfigMap/c%d" % i for i in range(12) if i != 3], "in order"
+    assert not [c for c in client.calls if c[1] == "Secret" and c[0] == "apply"], "the next kind is not written"
+
+
+def test_objects_of_a_kind_the_batch_creates_are_written_one_by_one():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.apply import write_groups
+    items = [{"object": {"apiVersion": "x/v1", "kind": "Unknown"}, "unknown_kind": True} for _ in range(3)]
+    assert [len(g) for g in write_groups(items)] == [1, 1, 1]
+
+
+def _crd(name):
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": name}}
+
+
+def _crd_client(established_after):
+    """The first CRD list (the plan's) is empty; the polls after it report Established from the
+    established_after-th on (None: never)."""
+    client = FakeClient([])
+    lists = [0]
+
+    def crd_get(_resource, namespace=None, serializer=None):
+        lists[0] += 1
+        client.calls.append(("list", "CustomResourceDefinition", None))
+        done = established_after is not None and lists[0] > established_after
+        items = [] if lists[0] == 1 else [dict(_crd(n), status={"conditions": [{"type": "Established", "status": "True" if done else "False"}]})
+                 for n in ("a.x.io", "b.x.io")]
+        return type("R", (), {"to_dict": lambda _self: {"items": items}})()
+    original = client.get
+    client.get = lambda api_version, kind: type("R", (FakeResource,), {"get": crd_get})(
+        kind, False, client.store, client.calls) if kind == "CustomResourceDefinition" else original(api_version, kind)
+    return client
+
+
+class _Clock(object):
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def test_written_crds_are_waited_for_until_established_before_the_objects_after_them():
+    client = _crd_client(established_after=3)
+    clock = _Clock()
+    results, failure = BatchApplier(client, wait_established=60, clock=clock, sleep=clock.sleep).apply(
+        [_crd("a.x.io"), _crd("b.x.io"), _cm("after", "1")])
+    assert failure is None and [r["action"] for r in results] == ["create", "create", "create"]
+    polls = [i for i, c in enumerate(client.calls) if c == ("list", "CustomResourceDefinition", None)]
+    assert len(polls) == 1 + 3, "the plan's list, then polls until Established"
+    assert client.calls.index(("apply", "ConfigMap", "after", None)) > polls[-1], "applied after the wait"
+
+
+def test_crds_not_established_in_time_fail_naming_them_and_stop():
+    client = _crd_client(established_after=None)
+    clock = _Clock()
+    results, failure = BatchApplier(client, wait_established=5, clock=clock, sleep=clock.sleep).apply(
+        [_crd("a.x.io"), _cm("after", "1")])
+    assert failure["action"] == "wait" and failure["ref"] == "CustomResourceDefinition/a.x.io"
+    assert "not Established within 5 s" in failure["reason"]
+    assert not [c for c in client.calls if c[0] == "apply" and c[1] == "ConfigMap"]
+    check = _crd_client(established_after=None)
+    assert BatchApplier(check, check_mode=True, wait_established=5, clock=clock, sleep=clock.sleep).apply(
+        [_crd("a.x.io")])[1] is None, "no wait in check mode"
+
+
+def test_kept_live_data_wins_over_a_generated_value_and_a_missing_key_takes_the_definition():
+    def secret(**data):
+        return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "ns"}, "data": data}
+    client = FakeClient([secret(password="bGl2ZQ==", user="YQ==")])
+    results, failure = BatchApplier(client, keep_live_data=["ns/Secret/s:password", "ns/Secret/s:token"]).apply(
+        [secret(password="bmV3", user="YQ==", token="dA==")])
+    assert failure is None and results[0]["paths"] == [".data.token"], "the live password stays"
+    assert results[0]["after"]["data"] == {"password": "bGl2ZQ==", "user": "YQ==", "token": "dA=="}
+    client = FakeClient([secret(password="bGl2ZQ==")])
+    results, _ = BatchApplier(client).apply([secret(password="bmV3")])
+    assert results[0]["paths"] == [".data.password"], "without keep_live_data the definition wins"
+
+
 def test_diff_leaves_out_server_fields():
     obj = {"kind": "ConfigMap", "status": {}, "metadata": {"name": "a", "resourceVersion": "1", "managedFields": [],
                                                          "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}}}
