@@ -1,0 +1,95 @@
+# -*- coding: utf-8 -*-
+# Copyright: istio-runbooks contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The install plan: an IstioOperator rendered by istioctl manifest generate (the render reused while istioctl,
+the IstioOperator and the overlay are unchanged), split into objects and saved for review."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import os
+import subprocess
+
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.local_files import write_files
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import (
+    default_injector_deactivated,
+    dump_manifest,
+    kind_summary,
+    split_manifest,
+)
+
+RENDER_KEY = "# istio-runbooks render key: "
+
+
+class PlanError(Exception):
+    """A render that failed, with istioctl's message."""
+
+
+def render_key(istioctl, operator, overlay):
+    """What a render depends on: the istioctl binary (path, size, modification time), the IstioOperator and the
+    overlay's text. manifest generate reads no cluster, so the same key renders the same manifest."""
+    status = os.stat(istioctl)
+    digest = hashlib.sha256()
+    for part in (os.path.realpath(istioctl), str(status.st_size), repr(status.st_mtime), operator, overlay or ""):
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def cached_render(path, key):
+    """The manifest saved at path under key, or None."""
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read().decode("utf-8")
+    except (IOError, OSError, UnicodeDecodeError):
+        return None
+    first, _, rest = text.partition("\n")
+    return rest if first == RENDER_KEY + key else None
+
+
+def run_istioctl(argv):
+    """istioctl's standard output; PlanError with its message when it fails."""
+    try:
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as exc:
+        raise PlanError("cannot run %s: %s" % (argv[0], exc))
+    out, err = process.communicate()
+    if process.returncode != 0:
+        raise PlanError("%s failed (exit %d): %s" % (" ".join(argv), process.returncode,
+                                                     err.decode("utf-8", "replace").strip()))
+    return out.decode("utf-8")
+
+
+def render_plan(istioctl, operator, operator_file, plan_file, overlay_file="", namespace="istio-system",
+                validation_failure_policy=None, default_tags=(), render_cache="", run=run_istioctl):
+    """Write the IstioOperator, render it (or reuse render_cache when its key matches), split the manifest into
+    objects (namespaced ones without a namespace get namespace), keep the default revision's own injector
+    deactivated while a "default" tag exists (default_tags: the live webhook configurations so labelled), and
+    save the plan. Returns {objects, summary, reused_render, command, files}."""
+    overlay = ""
+    if overlay_file:
+        try:
+            with open(overlay_file) as handle:
+                overlay = handle.read()
+        except (IOError, OSError) as exc:
+            raise PlanError("cannot read the overlay %s: %s" % (overlay_file, exc))
+    if not os.path.isfile(istioctl):
+        raise PlanError("istioctl not found at %s" % istioctl)
+    files = [{"path": operator_file, "content": operator}]
+    write_files(files)
+    command = [istioctl, "manifest", "generate", "-f", operator_file] + (["-f", overlay_file] if overlay_file else [])
+    key = render_key(istioctl, operator, overlay)
+    rendered = cached_render(render_cache, key) if render_cache else None
+    reused = rendered is not None
+    if not reused:
+        rendered = run(command)
+    objects = default_injector_deactivated(split_manifest(rendered, namespace, validation_failure_policy),
+                                           list(default_tags or []))
+    written = [{"path": plan_file, "content": dump_manifest(objects)}]
+    if render_cache and not reused:
+        written.append({"path": render_cache, "content": RENDER_KEY + key + "\n" + rendered})
+    write_files(written)
+    return {"objects": objects, "summary": kind_summary(objects), "reused_render": reused, "command": command,
+            "files": [f["path"] for f in files + written]}

@@ -1,0 +1,81 @@
+"""istio_plan: the render is reused only while istioctl, the IstioOperator and the overlay are unchanged."""
+import os
+
+import pytest
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.istio_plan import PlanError, render_plan
+
+MANIFEST = """apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: istiod
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata:
+  name: istio-sidecar-injector
+  labels: {app: sidecar-injector, istio.io/rev: default}
+webhooks:
+- name: rev.namespace.sidecar-injector.istio.io
+  namespaceSelector: {matchLabels: {istio.io/rev: default}}
+"""
+
+
+@pytest.fixture
+def setup(tmp_path):
+    istioctl = tmp_path / "istioctl"
+    istioctl.write_text("#!/bin/sh\n")
+    calls = []
+
+    def run(argv):
+        calls.append(argv)
+        return MANIFEST
+    paths = dict(operator_file=str(tmp_path / "out" / "operator.yaml"), plan_file=str(tmp_path / "out" / "plan.yaml"),
+                 render_cache=str(tmp_path / "out" / ".render.yaml"))
+    return str(istioctl), calls, run, paths
+
+
+def test_a_render_is_split_saved_and_reused_while_the_inputs_are_unchanged(setup):
+    istioctl, calls, run, paths = setup
+    first = render_plan(istioctl, "kind: IstioOperator\n", run=run, **paths)
+    assert [o["kind"] for o in first["objects"]] == ["ServiceAccount", "MutatingWebhookConfiguration"]
+    assert first["objects"][0]["metadata"]["namespace"] == "istio-system"
+    assert first["reused_render"] is False and len(calls) == 1
+    assert calls[0] == [istioctl, "manifest", "generate", "-f", paths["operator_file"]]
+    assert open(paths["operator_file"]).read() == "kind: IstioOperator\n"
+    assert "kind: ServiceAccount" in open(paths["plan_file"]).read()
+    again = render_plan(istioctl, "kind: IstioOperator\n", run=run, **paths)
+    assert again["reused_render"] is True and len(calls) == 1 and again["objects"] == first["objects"]
+    render_plan(istioctl, "kind: IstioOperator\nspec: {}\n", run=run, **paths)
+    assert len(calls) == 2, "another IstioOperator renders again"
+    os.utime(istioctl, (1, 1))
+    render_plan(istioctl, "kind: IstioOperator\nspec: {}\n", run=run, **paths)
+    assert len(calls) == 3, "another istioctl renders again"
+
+
+def test_without_a_cache_every_call_renders(setup):
+    istioctl, calls, run, paths = setup
+    paths["render_cache"] = ""
+    render_plan(istioctl, "x: 1\n", run=run, **paths)
+    render_plan(istioctl, "x: 1\n", run=run, **paths)
+    assert len(calls) == 2
+
+
+def test_a_default_tag_keeps_the_default_injector_deactivated(setup):
+    istioctl, _, run, paths = setup
+    tag = {"metadata": {"name": "istio-revision-tag-default", "labels": {"istio.io/tag": "default"}}}
+    objects = render_plan(istioctl, "x: 1\n", default_tags=[tag], run=run, **paths)["objects"]
+    hook = objects[1]["webhooks"][0]
+    assert hook["namespaceSelector"] != {"matchLabels": {"istio.io/rev": "default"}}
+
+
+def test_failures_name_the_cause(setup, tmp_path):
+    istioctl, _, _, paths = setup
+
+    def failing(argv):
+        raise PlanError("%s failed (exit 1): unknown field" % " ".join(argv))
+    with pytest.raises(PlanError, match="unknown field"):
+        render_plan(istioctl, "x: 1\n", run=failing, **paths)
+    with pytest.raises(PlanError, match="istioctl not found at /nowhere/istioctl"):
+        render_plan("/nowhere/istioctl", "x: 1\n", **paths)
+    with pytest.raises(PlanError, match="cannot read the overlay"):
+        render_plan(istioctl, "x: 1\n", overlay_file=str(tmp_path / "missing.yaml"), **paths)
