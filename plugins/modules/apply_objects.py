@@ -57,9 +57,9 @@ options:
     default: false
   keep_live_data:
     description:
-      - Data keys whose live value wins over the definition's, as C(namespace/Kind/name:key) (a Secret's
-        generated password, say): the definition's value is used only when the live object lacks the key, so a
-        value made once is kept across runs without reading it first.
+      - Data keys whose live value wins over the definition's, each written C(namespace/Kind/name:key), for a
+        Secret's generated password, say. The definition's value is used only when the live object lacks the key
+        (or holds it empty), so a value made once is kept across runs without reading it first.
       - Make the task C(no_log) when the values are secret.
     type: list
     elements: str

@@ -73,6 +73,7 @@ attributes:
     description: Writes only the run's artifacts (the IstioOperator, the plan, the render), never to the cluster.
   diff_mode:
     support: none
+    description: The plan is saved for review in O(plan_file); no diff is shown.
 notes:
   - Runs C(istioctl manifest generate) only when the render cannot be reused.
 """
