@@ -21,7 +21,7 @@ class ActionModule(ActionBase):
             result.update(self._execute_module(module_name="istio_runbooks.mesh.istio_plan",
                                                module_args=self._task.args, task_vars=task_vars))
             return result
-        validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
         planned, error = plan(args)
         if error:
             result.update(failed=True, msg=error)

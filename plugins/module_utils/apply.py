@@ -365,12 +365,19 @@ class BatchApplier(object):
         names = set(entry["ref"].split("/", 1)[1] for entry in written)
         if not names:
             return None
-        resource = self.client.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
         deadline, pending = self.clock() + self.wait_established, names
         while True:
             with self._count_lock:
                 self.api_calls += 1
-            pending = names - set(object_meta(crd).get("name") for crd in list_items(resource) if any(
+            try:
+                resource = self.client.resources.get(api_version="apiextensions.k8s.io/v1",
+                                                     kind="CustomResourceDefinition")
+                live = list_items(resource)
+            except Exception as exc:  # pylint: disable=broad-except
+                return {"ref": ", ".join("CustomResourceDefinition/%s" % n for n in sorted(pending)), "action": "wait",
+                        "reason": "cannot read whether they are Established: %s; the objects after them were not "
+                                  "applied" % (getattr(exc, "body", None) or exc)}
+            pending = names - set(object_meta(crd).get("name") for crd in live if any(
                 c.get("type") == "Established" and c.get("status") == "True"
                 for c in (crd.get("status") or {}).get("conditions") or []))
             if not pending:
@@ -379,15 +386,18 @@ class BatchApplier(object):
                 return {"ref": ", ".join("CustomResourceDefinition/%s" % n for n in sorted(pending)), "action": "wait",
                         "reason": "not Established within %s s; the objects after them were not applied"
                                   % self.wait_established}
-            self.sleep(0.5)
+            self.sleep(1)
 
-    def _write(self, item, resource):
-        """(entry, failure) for one planned object: the write it needs, if any, made."""
+    def _write(self, item, resource, stop=None):
+        """(entry, failure) for one planned object: the write it needs, if any, made. Once stop is set (another
+        write of the group failed), a write not yet sent is left out: (None, None)."""
         obj = item["object"]
         entry = {"ref": object_ref(obj), "action": item["action"], "paths": item["paths"], "before": item["live"],
                  "after": None, "whole": self.merge_patch}
         if item["action"] == "none":
             return entry, None
+        if stop is not None and stop.is_set():
+            return None, None
         if self.check_mode and (item.get("unknown_kind") or item.get("namespace_pending")):
             entry["after"] = annotated(obj, self.annotations)  # a dry run cannot reach a kind or namespace this batch only creates
             return entry, None
@@ -404,20 +414,24 @@ class BatchApplier(object):
             else:
                 entry["after"] = self._server_side_apply(resource, annotated(obj, self.annotations)).to_dict()
         except Exception as exc:  # pylint: disable=broad-except
+            if stop is not None:
+                stop.set()
             reason = getattr(exc, "body", None) or str(exc)
             return entry, {"ref": entry["ref"], "action": item["action"], "reason": reason}
         return entry, None
 
     def _write_group(self, group):
-        """The writes of one group, WRITERS at a time; [(entry, failure)] in the group's order."""
+        """The writes of one group, WRITERS at a time; [(entry, failure)] in the group's order. After a failure
+        the writes not yet sent are left out (entry None); those in flight finish."""
         if len(group) == 1:
             return [self._write(group[0], None)]
         try:
             resource = self._resource(group[0]["object"])  # resolved once, before the threads share it
         except Exception:  # pylint: disable=broad-except
             resource = None
+        stop = threading.Event()
         with ThreadPoolExecutor(max_workers=min(WRITERS, len(group))) as pool:
-            return list(pool.map(lambda item: self._write(item, resource), group))
+            return list(pool.map(lambda item: self._write(item, resource, stop), group))
 
     def apply(self, definitions):
         """Apply what differs. Returns (results, failure): failure is None or a dict naming the object.
@@ -435,9 +449,10 @@ class BatchApplier(object):
         for group in write_groups(planned):
             done = self._write_group(group)
             for entry, failure in done:
-                if failure is None:
+                if entry is not None and failure is None:
                     results.append(entry)
-            failure = next((f for _, f in done if f is not None), None)
+            failures = [f for _, f in done if f is not None]
+            failure = dict(failures[0], others=failures[1:]) if failures else None
             if failure is None and self.wait_established and not self.check_mode:
                 failure = self._established([entry for entry, _ in done if entry["action"] != "none"
                                              and entry["ref"].startswith("CustomResourceDefinition/")])

@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
+import io
 import os
 import subprocess
 
@@ -71,7 +72,7 @@ def render_plan(istioctl, operator, operator_file, plan_file, overlay_file="", n
     overlay = ""
     if overlay_file:
         try:
-            with open(overlay_file) as handle:
+            with io.open(overlay_file, encoding="utf-8") as handle:
                 overlay = handle.read()
         except (IOError, OSError) as exc:
             raise PlanError("cannot read the overlay %s: %s" % (overlay_file, exc))

@@ -212,7 +212,7 @@ class KubeApi(object):
 
 
 # Above this many namespaces, one cluster-wide list per kind replaces one list per namespace (mesh_info,
-# injection_status).
+# injection_status, rollout_restart's selection).
 CLUSTER_WIDE_ABOVE = 10
 
 
@@ -237,6 +237,7 @@ def namespace_reader(list_kind, namespaces):
             if exc.status in FORBIDDEN:
                 per_namespace.add(kind)
             else:
+                exc.cluster_wide = True  # the failed call listed every namespace
                 failures[kind] = exc
             return
         grouped[kind] = {}

@@ -281,8 +281,10 @@ class RolloutRestarter(object):
             try:
                 return lists(kind, namespace)
             except ApiCallError as exc:
+                where = "cluster-wide" if getattr(exc, "cluster_wide", False) or not namespace else \
+                    "in namespace %s" % namespace
                 raise RolloutError("cannot list %ss %s: %s. Nothing was restarted. Grant list on %s to this user" % (
-                    kind, "in namespace %s" % namespace if namespace else "cluster-wide", exc, kind))
+                    kind, where, exc, kind))
         return read
 
     def _existing_namespaces(self):
@@ -304,14 +306,16 @@ class RolloutRestarter(object):
         return existing
 
     def select(self):
-        """Workloads in scope, each with the decision and its reason. One list call per namespace and kind."""
+        """Workloads in scope, each with the decision and its reason. One list call per namespace and kind, or one
+        cluster-wide list per kind for many namespaces (kube.namespace_reader)."""
         self.validate()
         existing = self._existing_namespaces()
         missing = [ns for ns in self.namespaces if ns not in existing]
         if missing:
             raise RolloutError("namespace(s) not found: %s" % ", ".join(missing))
         plan = []
-        read = self._reader(self.kinds + (["Pod", "ReplicaSet"] if self.only_if != "always" else []))
+        read = self._reader(self.kinds + (["Pod"] if self.only_if != "always" else [])
+                            + (["ReplicaSet"] if self.only_if != "always" and "Deployment" in self.kinds else []))
         for namespace in self.namespaces:
             workloads = []
             for kind in self.kinds:

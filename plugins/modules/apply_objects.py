@@ -28,7 +28,8 @@ options:
   definitions:
     description:
       - The objects to apply, each with C(apiVersion), C(kind) and C(metadata.name) (and C(metadata.namespace)
-        for namespaced kinds). Applied in this order.
+        for namespaced kinds). Applied in this order, except that a run of objects of one kind is written up to 8
+        at a time.
     type: list
     elements: dict
     required: true
@@ -59,7 +60,8 @@ options:
     description:
       - Data keys whose live value wins over the definition's, each written C(namespace/Kind/name:key), for a
         Secret's generated password, say. The definition's value is used only when the live object lacks the key
-        (or holds it empty), so a value made once is kept across runs without reading it first.
+        (or holds it empty), so a value made once is kept across runs without reading it first. Only C(data)
+        counts, not C(stringData).
       - Make the task C(no_log) when the values are secret.
     type: list
     elements: str
@@ -137,7 +139,11 @@ api_calls:
   type: int
   sample: 16
 failed_object:
-  description: The object whose apply failed, with the API server's reason; objects before it were applied.
+  description:
+    - The object whose apply failed, with the API server's reason, and in C(others) any other object of its run
+      of one kind that failed too. The objects reported in RV(created) and RV(updated) were applied; after a
+      failure no further write is sent (those already in flight finish), and nothing after its run is written.
+    - With O(wait_established), action C(wait) names the CRDs that did not become Established.
   returned: on failure
   type: dict
   sample: {ref: istio-system/Deployment/istiod, action: update, reason: admission webhook denied the request}
@@ -193,8 +199,9 @@ def main():
     if failure and failure["action"] == "wait":
         module.fail_json(msg="%s: %s" % (failure["ref"], failure["reason"]), failed_object=failure, **result)
     if failure:
-        module.fail_json(msg="Applying %s failed: %s" % (failure["ref"], failure["reason"]), failed_object=failure,
-                         **result)
+        others = "".join("; %s failed too: %s" % (f["ref"], f["reason"]) for f in failure.get("others") or [])
+        module.fail_json(msg="Applying %s failed: %s%s" % (failure["ref"], failure["reason"], others),
+                         failed_object=failure, **result)
     module.exit_json(**result)
 
 

@@ -146,6 +146,10 @@ def plan(params):
                              params["default_tags"], params["render_cache"] or "")
     except (PlanError, LocalFilesError, IOError, OSError, ValueError) as exc:
         return {}, "Cannot render the plan: %s" % exc
+    except Exception as exc:  # pylint: disable=broad-except
+        if type(exc).__module__.split(".")[0] != "yaml":
+            raise
+        return {}, "Cannot render the plan: the manifest is not valid YAML: %s" % exc
     return dict(result, changed=False), None
 
 

@@ -17,7 +17,8 @@ author:
 description:
   - Sends the same patch as C(kubectl rollout restart) (the C(kubectl.kubernetes.io/restartedAt) pod-template
     annotation) to the selected workloads, with bounded concurrency, and waits for each rollout to complete.
-  - Reads the cluster with one list call per namespace and kind, never one call per pod.
+  - Reads the cluster with one list call per namespace and kind (one cluster-wide list per kind for more than
+    10 namespaces, per namespace again where that is forbidden), never one call per pod.
   - Never starts more restarts at once among the workloads a PodDisruptionBudget covers than its
     C(disruptionsAllowed); while that is 0 they wait, and fail at O(timeout) naming the budget. A budget with an
     empty selector covers every workload in its namespace.

@@ -112,36 +112,52 @@ def test_a_failed_apply_names_the_object_and_stops():
     assert failure["ref"] == "ns/ConfigMap/a" and "denied" in failure["reason"] and results == []
 
 
-def test_objects_of_one_kind_are_written_concurrently_in_order_and_a_failure_stops_the_later_kinds():
+def _slow_client(fail=()):
     import threading
     import time
-    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.apply import WRITERS, write_groups
-
     client = FakeClient([])
-    running, peak, lock = [0], [0], threading.Lock()
+    state = {"running": 0, "peak": 0}
+    lock = threading.Lock()
 
     def slow_apply(resource, body, name, **_kwargs):
         with lock:
-            running[0] += 1
-            peak[0] = max(peak[0], running[0])
+            state["running"] += 1
+            state["peak"] = max(state["peak"], state["running"])
         time.sleep(0.02)
         with lock:
-            running[0] -= 1
-        if name == "c3":
-            raise RuntimeError("denied c3")
+            state["running"] -= 1
+        if name in fail:
+            raise RuntimeError("denied " + name)
         client.calls.append(("apply", resource.kind, name))
         return type("R", (), {"to_dict": lambda _self: body})()
     original = client.get
     client.get = lambda api_version, kind: type("R", (FakeResource,), {"server_side_apply": slow_apply})(
         kind, kind != "Namespace", client.store, client.calls) if kind == "ConfigMap" else original(api_version, kind)
+    return client, state
+
+
+def test_objects_of_one_kind_are_written_concurrently_in_order():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.apply import WRITERS, write_groups
+
+    client, state = _slow_client()
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "ns"}}
     definitions = [_cm("c%d" % i, "1") for i in range(12)] + [secret]
     assert [len(g) for g in write_groups([{"object": d} for d in definitions])] == [12, 1]
     results, failure = BatchApplier(client).apply(definitions)
-    assert 1 < peak[0] <= WRITERS
-    assert failure["ref"] == "ns/ConfigMap/c3"
-    assert [r["ref"] for r in results] == ["ns/ConfigMap/c%d" % i for i in range(12) if i != 3], "in order"
-    assert not [c for c in client.calls if c[1] == "Secret" and c[0] == "apply"], "the next kind is not written"
+    assert failure is None and 1 < state["peak"] <= WRITERS
+    assert [r["ref"] for r in results] == ["ns/ConfigMap/c%d" % i for i in range(12)] + ["ns/Secret/s"], "in order"
+
+
+def test_after_a_failure_no_further_write_is_sent_and_every_failure_is_reported():
+    client, _ = _slow_client(fail=("c0", "c1"))
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "ns"}}
+    definitions = [_cm("c%d" % i, "1") for i in range(40)] + [secret]
+    results, failure = BatchApplier(client).apply(definitions)
+    assert failure["ref"] == "ns/ConfigMap/c0" and [f["ref"] for f in failure["others"]] == ["ns/ConfigMap/c1"]
+    written = [c[2] for c in client.calls if c[0] == "apply"]
+    assert [r["ref"] for r in results] == ["ns/ConfigMap/%s" % n for n in sorted(written, key=lambda n: int(n[1:]))]
+    assert len(written) < 38, "the writes queued behind the failure are not sent: %s" % written
+    assert "s" not in written, "nothing after the run is written"
 
 
 def test_objects_of_a_kind_the_batch_creates_are_written_one_by_one():
@@ -219,6 +235,25 @@ def test_kept_live_data_wins_over_a_generated_value_and_a_missing_key_takes_the_
     client = FakeClient([secret(password="bGl2ZQ==")])
     results, _ = BatchApplier(client).apply([secret(password="bmV3")])
     assert results[0]["paths"] == [".data.password"], "without keep_live_data the definition wins"
+
+
+def test_a_failed_read_while_waiting_for_crds_is_a_wait_failure_with_what_was_written():
+    client = _crd_client(established_after=None)
+    calls = [0]
+    original = client.get
+
+    def get(api_version, kind):
+        if kind == "CustomResourceDefinition":
+            calls[0] += 1
+            if calls[0] > 2:  # the plan's lookup and the write's; then the wait's read fails
+                raise RuntimeError("connection refused")
+        return original(api_version, kind)
+    client.get = get
+    clock = _Clock()
+    results, failure = BatchApplier(client, wait_established=5, clock=clock, sleep=clock.sleep).apply(
+        [_crd("a.x.io"), _cm("after", "1")])
+    assert failure["action"] == "wait" and "connection refused" in failure["reason"]
+    assert [r["ref"] for r in results] == ["CustomResourceDefinition/a.x.io"]
 
 
 def test_diff_leaves_out_server_fields():

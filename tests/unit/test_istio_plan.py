@@ -79,3 +79,20 @@ def test_failures_name_the_cause(setup, tmp_path):
         render_plan("/nowhere/istioctl", "x: 1\n", **paths)
     with pytest.raises(PlanError, match="cannot read the overlay"):
         render_plan(istioctl, "x: 1\n", overlay_file=str(tmp_path / "missing.yaml"), **paths)
+
+
+def test_another_overlay_or_a_foreign_cache_renders_again(setup, tmp_path):
+    istioctl, calls, run, paths = setup
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("spec: {hub: a}\n")
+    render_plan(istioctl, "x: 1\n", overlay_file=str(overlay), run=run, **paths)
+    assert calls[-1][-2:] == ["-f", str(overlay)]
+    render_plan(istioctl, "x: 1\n", overlay_file=str(overlay), run=run, **paths)
+    assert len(calls) == 1
+    overlay.write_text("spec: {hub: b}\n")
+    render_plan(istioctl, "x: 1\n", overlay_file=str(overlay), run=run, **paths)
+    assert len(calls) == 2, "another overlay renders again"
+    with open(paths["render_cache"], "w") as cache:
+        cache.write("# istio-runbooks render key: 0000\n" + MANIFEST)
+    render_plan(istioctl, "x: 1\n", overlay_file=str(overlay), run=run, **paths)
+    assert len(calls) == 3, "a cache under another key is not used"

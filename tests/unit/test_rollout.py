@@ -131,7 +131,7 @@ def test_many_namespaces_a_failed_cluster_wide_list_stops_before_any_patch():
     namespaces = tuple("ns-%02d" % i for i in range(12))
     api = cluster(namespaces=namespaces, per_ns=1)
     api.deny_list[("ReplicaSet", None)] = ApiCallError(500, "etcd is gone")
-    with pytest.raises(RolloutError, match="cannot list ReplicaSets in namespace ns-00: 500 etcd is gone"):
+    with pytest.raises(RolloutError, match="cannot list ReplicaSets cluster-wide: 500 etcd is gone"):
         restarter(api, namespaces=namespaces, only_if="missing_sidecar").run()
     assert api.patches == []
 

@@ -101,8 +101,9 @@ def test_recorded_pid_of_another_process_is_not_owned(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", str(box.paths.state / "x")])
     try:
         for _ in range(100):  # until the child has exec'd (its command line is its own)
-            if str(box.paths.state / "x").encode() in open("/proc/%d/cmdline" % proc.pid, "rb").read():
-                break
+            with open("/proc/%d/cmdline" % proc.pid, "rb") as cmdline:
+                if str(box.paths.state / "x").encode() in cmdline.read():
+                    break
             time.sleep(0.02)
         record = {"pid": proc.pid, "binary": sys.executable, "ticks": box._start_ticks(proc.pid)}
         (box.paths.run / "etcd.pid").write_text(json.dumps(record))
