@@ -7,24 +7,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.istio_runbooks.mesh.plugins.modules.istio_plan import ARGUMENT_SPEC, plan
+from ansible_collections.istio_runbooks.mesh.plugins.plugin_utils.controller_action import ControllerAction
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
+class ActionModule(ControllerAction):
+    MODULE = "istio_runbooks.mesh.istio_plan"
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
-        if getattr(self._connection, "transport", "") != "local":
-            result.update(self._execute_module(module_name="istio_runbooks.mesh.istio_plan",
-                                               module_args=self._task.args, task_vars=task_vars))
-            return result
-        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
+    def run_local(self, args):
         planned, error = plan(args)
-        if error:
-            result.update(failed=True, msg=error)
-        else:
-            result.update(planned)
-        return result
+        return {"failed": True, "msg": error} if error else planned

@@ -7,25 +7,18 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.local_files import LocalFilesError, write_files
 from ansible_collections.istio_runbooks.mesh.plugins.modules.local_files import ARGUMENT_SPEC
+from ansible_collections.istio_runbooks.mesh.plugins.plugin_utils.controller_action import ControllerAction
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
+class ActionModule(ControllerAction):
+    MODULE = "istio_runbooks.mesh.local_files"
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
-        if getattr(self._connection, "transport", "") != "local":
-            result.update(self._execute_module(module_name="istio_runbooks.mesh.local_files",
-                                               module_args=self._task.args, task_vars=task_vars))
-            return result
-        validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+    def run_local(self, args):
         try:
-            result.update(write_files(args["files"], args["directory_mode"], bool(self._play_context.check_mode),
-                                      bool(self._play_context.diff)))
+            return write_files(args["files"], args["directory_mode"], bool(self._play_context.check_mode),
+                               bool(self._play_context.diff))
         except (LocalFilesError, IOError, OSError) as exc:
-            result.update(failed=True, msg=str(exc))
-        return result
+            return {"failed": True, "msg": str(exc)}
