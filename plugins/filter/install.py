@@ -8,7 +8,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import (
-    default_injector_deactivated,
     default_injector_deactivations,
     gateway_objects,
     gateway_problems,
@@ -20,5 +19,4 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest impor
 class FilterModule(object):
     def filters(self):
         return dict((f.__name__, f) for f in (
-            istiod_revision_summary, revision_tags, gateway_objects, gateway_problems, default_injector_deactivations,
-            default_injector_deactivated))
+            istiod_revision_summary, revision_tags, gateway_objects, gateway_problems, default_injector_deactivations))
