@@ -52,12 +52,14 @@ def audit(sandbox):
 
 
 _SUITE_SECONDS = {}
+_TEST_SECONDS = {}
 
 
 def pytest_runtest_logreport(report):
-    """Time per suite (test file), setup and teardown included."""
+    """Time per suite (test file) and per test, setup and teardown included."""
     suite = report.nodeid.split("::", 1)[0]
     _SUITE_SECONDS[suite] = _SUITE_SECONDS.get(suite, 0.0) + report.duration
+    _TEST_SECONDS[report.nodeid] = _TEST_SECONDS.get(report.nodeid, 0.0) + report.duration
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -67,6 +69,10 @@ def pytest_terminal_summary(terminalreporter):
     for suite, seconds in sorted(_SUITE_SECONDS.items(), key=lambda item: -item[1]):
         terminalreporter.write_line("%8.1f s  %s" % (seconds, suite))
     terminalreporter.write_line("%8.1f s  total" % sum(_SUITE_SECONDS.values()))
+    if any("/unit/" not in suite for suite in _SUITE_SECONDS):
+        terminalreporter.section("slowest tests")
+        for test, seconds in sorted(_TEST_SECONDS.items(), key=lambda item: -item[1])[:15]:
+            terminalreporter.write_line("%8.1f s  %s" % (seconds, test[:150]))
     # The shard planner's input (tests/shards.py reads tests/suite_seconds.json; copy this one there to refresh it).
     # Each shard of the test command writes its own file (SUITE_SECONDS_FILE); the command merges them.
     import json

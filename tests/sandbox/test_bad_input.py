@@ -76,7 +76,7 @@ def generated_inventory(table, backup_dir):
     group_vars.update({"sandbox_state_dir": str(ROOT / ".sandbox"), "mesh_artifacts_dir": str(ROOT / "artifacts/sandbox"),
                        # every case host is the sandbox on purpose: the one-cluster-per-host check would refuse them all
                        "change_ticket_inventory_check": False})
-    hosts = {}
+    hosts, children = {}, {}
     for number, case in enumerate(table):
         host_vars = dict(BASELINE.get((case["role"], case["entry"]), {}))
         for variable in LOCAL_DIRS:
@@ -84,36 +84,48 @@ def generated_inventory(table, backup_dir):
                 host_vars.setdefault(variable, "%s/%s" % (backup_dir, variable))
         host_vars.update(CONTEXT.get(case["variable"], {}))
         host_vars[case["variable"]] = unsafe(case["value"])
-        host_vars.update({"bad_input_role": case["role"], "bad_input_entry": case["entry"]})
         hosts["case-%03d" % number] = host_vars
-    return {"bad_input": {"hosts": hosts, "vars": group_vars}}
+        children.setdefault(entry_group(case["role"], case["entry"]), {"hosts": {}})["hosts"]["case-%03d" % number] = {}
+    return {"bad_input": {"hosts": hosts, "vars": group_vars, "children": children}}
 
 
-def generated_playbook(entries, result_dir):
+def entry_group(role, entry):
+    return "bad_input_%s_%s" % (role, entry)
+
+
+def generated_playbook(entries, result_file):
     """One block per role entry point, with a literal role name (include_role resolves its argument spec once per
-    task, not per host), run by the hosts whose case is for that entry point."""
+    task, not per host), run by the hosts whose case is for that entry point. Each host keeps its outcome as a
+    fact; a last play writes them all to result_file in one step (a file write per host would start a module per
+    case)."""
     connection = {"kubeconfig": "{{ mesh_cluster_kubeconfig }}", "context": "{{ mesh_cluster_context }}"}
-    outcome = "{{ {'rejected': %s, 'task': ansible_failed_task.name | default(''), 'msg': %s} | to_json }}"
+    outcome = "{{ {'rejected': %s, 'task': ansible_failed_task.name | default(''), 'msg': %s} }}"
     failed_msg = ("([ansible_failed_result.msg | default('') | string] + (ansible_failed_result.results | default([])"
                   " | map(attribute='msg', default='') | map('string') | list)) | join(' ')")
-    save = {"dest": result_dir + "/{{ inventory_hostname }}.json", "mode": "0600"}
-    tasks = []
+    plays = []
     for role, entry in entries:
-        tasks.append({
-            "name": "Case | %s %s with one malformed input" % (role, entry),
-            "when": "bad_input_role == %r and bad_input_entry == %r" % (role, entry),
-            "block": [
-                {"name": "Case | Run the role",
-                 "ansible.builtin.include_role": {"name": "istio_runbooks.mesh." + role, "tasks_from": entry}},
-                {"name": "Case | Accepted", "ansible.builtin.copy": dict(save, content=outcome % ("false", "''"))},
-            ],
-            "rescue": [
-                {"name": "Case | Rejected", "ansible.builtin.copy": dict(save, content=outcome % ("true", failed_msg))},
-            ],
-        })
-    return [{"name": "Bad input", "hosts": "bad_input", "gather_facts": False, "strategy": "free",
-             "module_defaults": {"group/kubernetes.core.k8s": connection, "group/istio_runbooks.mesh.cluster": connection},
-             "tasks": tasks}]
+        plays.append({
+            "name": "Bad input | %s %s" % (role, entry), "hosts": entry_group(role, entry), "gather_facts": False,
+            "module_defaults": {"group/kubernetes.core.k8s": connection, "group/istio_runbooks.mesh.cluster": connection},
+            "tasks": [{
+                "name": "Case | %s %s with one malformed input" % (role, entry),
+                "block": [
+                    {"name": "Case | Run the role",
+                     "ansible.builtin.include_role": {"name": "istio_runbooks.mesh." + role, "tasks_from": entry}},
+                    {"name": "Case | Accepted",
+                     "ansible.builtin.set_fact": {"bad_input_outcome": outcome % ("false", "''")}},
+                ],
+                "rescue": [
+                    {"name": "Case | Rejected",
+                     "ansible.builtin.set_fact": {"bad_input_outcome": outcome % ("true", failed_msg)}},
+                ],
+            }]})
+    collect = ("{{ dict(groups['bad_input'] | zip(groups['bad_input'] | map('extract', hostvars, 'bad_input_outcome')"
+               " | list)) | to_json }}")
+    return plays + [
+            {"name": "Bad input | Outcomes", "hosts": "localhost", "gather_facts": False, "connection": "local",
+             "tasks": [{"name": "Outcomes | Write every case's outcome",
+                        "ansible.builtin.copy": {"dest": result_file, "mode": "0600", "content": collect}}]}]
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +136,7 @@ def installed(installed_mesh):
 def test_every_malformed_input_is_rejected_before_any_write_naming_the_variable(installed, audit, tmp_path):
     table = cases()
     print("bad-input cases: %d" % len(table))
-    playbook, inventory, results = tmp_path / "bad-input.yml", tmp_path / "bad-input-hosts.yml", tmp_path / "outcomes"
-    results.mkdir()
+    playbook, inventory, results = tmp_path / "bad-input.yml", tmp_path / "bad-input-hosts.yml", tmp_path / "outcomes.json"
     entries = sorted({(case["role"], case["entry"]) for case in table})
     playbook.write_text(yaml.safe_dump(generated_playbook(entries, str(results)), sort_keys=False))
     inventory.write_text(yaml.safe_dump(generated_inventory(table, str(tmp_path / "backups")), sort_keys=False))
@@ -133,8 +144,9 @@ def test_every_malformed_input_is_rejected_before_any_write_naming_the_variable(
     run = run_playbook(str(playbook), inventory=str(inventory), timeout=1800)
     assert run.rc == 0, run.stdout[-4000:]
     problems = []
+    outcomes = json.loads(results.read_text())
     for number, case in enumerate(table):
-        outcome = json.loads((results / ("case-%03d.json" % number)).read_text())
+        outcome = outcomes["case-%03d" % number]
         label = "%s/%s %s=%r (%s)" % (case["role"], case["entry"], case["variable"], case["value"], case["what"])
         if not outcome["rejected"]:
             problems.append("accepted: " + label)
