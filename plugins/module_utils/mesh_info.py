@@ -13,6 +13,7 @@ import copy
 
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.injection import batch_without_opt_out
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.install_verify import verify_install as verify_revision
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.mtls import gate_object
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import (  # noqa: F401 (re-exported)
     CLUSTER_WIDE_ABOVE,
     FORBIDDEN,
@@ -34,7 +35,8 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import ( 
     template_opt_out,
 )
 
-SUBSETS = ("crds", "control_plane", "webhooks", "policies", "namespaces", "workloads", "pods", "batch", "mesh_config")
+SUBSETS = ("crds", "control_plane", "webhooks", "policies", "namespaces", "workloads", "pods", "batch", "mesh_config",
+           "mtls_gate")
 DEFAULT_SUBSETS = ("crds", "control_plane", "webhooks", "policies", "namespaces")
 BATCH_KINDS = ("Job", "CronJob")
 # Reviews of this namespace answer cluster-scoped questions: it holds no RoleBindings, so only
@@ -48,6 +50,7 @@ KINDS = {
     "StatefulSet": ("apps/v1", "statefulsets"),
     "DaemonSet": ("apps/v1", "daemonsets"),
     "Pod": ("v1", "pods"),
+    "Service": ("v1", "services"),
     "Job": ("batch/v1", "jobs"),
     "CronJob": ("batch/v1", "cronjobs"),
     "Namespace": ("v1", "namespaces"),
@@ -606,6 +609,14 @@ def gather_mesh(api, gather=DEFAULT_SUBSETS, namespaces=None, istio_namespace="i
         found.sort(key=lambda o: (_meta(o).get("namespace"), o["kind"], _meta(o).get("name")))
         result["batch"] = [batch_summary(o) for o in found]
         result["batch_without_opt_out"] = batch_without_opt_out(found)
+
+    if "mtls_gate" in gather:
+        # what the mTLS safety gate weighs, trimmed to the fields it reads (mtls.gate_object)
+        result["mtls_gate"] = {}
+        for kind, key in (("Pod", "pods"), ("Service", "services"), ("StatefulSet", "statefulsets")):
+            items = reader.list_in("mtls_gate", kind, scope) if not nothing_in_scope else []
+            result["mtls_gate"][key] = sorted((gate_object(o, kind) for o in items or []),
+                                              key=lambda o: (o["metadata"].get("namespace"), o["metadata"].get("name")))
 
     if "mesh_config" in gather:
         result["mesh_config"] = mesh_config(reader.list("mesh_config", "ConfigMap", istio_namespace))

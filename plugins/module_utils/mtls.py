@@ -354,6 +354,26 @@ def newly_strict(before, after, namespace, labels, root_namespace="istio-system"
     return found
 
 
+def gate_object(obj, kind=None):
+    """A Pod, Service or StatefulSet trimmed to what gate_findings reads, in the object's own shape (the gate's
+    read of a large cluster returns these, not whole objects)."""
+    meta, spec, kind = _meta(obj), obj.get("spec") or {}, kind or obj.get("kind")
+    slim = {"metadata": dict((k, meta[k]) for k in ("namespace", "name", "labels", "deletionTimestamp") if meta.get(k))}
+    if kind == "Service":
+        slim["spec"] = {"selector": spec.get("selector") or {}, "clusterIP": spec.get("clusterIP"),
+                        "ports": [dict((k, port[k]) for k in ("port", "name", "appProtocol") if k in port)
+                                  for port in spec.get("ports") or []]}
+    elif kind == "StatefulSet":
+        template = spec.get("template") or {}
+        slim["spec"] = {"template": {"metadata": {"labels": (template.get("metadata") or {}).get("labels") or {}}}}
+    else:  # Pod
+        slim["spec"] = dict((key, [dict((k, c[k]) for k in ("name", "restartPolicy") if k in c)
+                                   for c in spec.get(key) or []])
+                            for key in ("containers", "initContainers"))
+        slim["status"] = {"phase": (obj.get("status") or {}).get("phase")}
+    return slim
+
+
 def gate_findings(pods, services, statefulsets, before, after, root_namespace="istio-system", skip_namespaces=()):
     """The safety gate on the effective mode after the change: evidence against STRICT, for only the pods,
     Services and StatefulSets that the change makes effectively STRICT; and the namespaces they are in."""

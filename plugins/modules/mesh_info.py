@@ -39,10 +39,11 @@ options:
         validating webhook configurations; C(policies) PeerAuthentications and DestinationRules in all namespaces;
         C(namespaces) every namespace with its injection labels; C(workloads) Deployments, StatefulSets and
         DaemonSets in O(namespaces); C(pods) pods in O(namespaces); C(batch) Jobs and CronJobs in O(namespaces);
-        C(mesh_config) the mesh config of the ConfigMap C(istio) in O(istio_namespace).
+        C(mesh_config) the mesh config of the ConfigMap C(istio) in O(istio_namespace); C(mtls_gate) pods, Services
+        and StatefulSets in O(namespaces), trimmed to what the mTLS safety gate weighs.
     type: list
     elements: str
-    choices: [crds, control_plane, webhooks, policies, namespaces, workloads, pods, batch, mesh_config]
+    choices: [crds, control_plane, webhooks, policies, namespaces, workloads, pods, batch, mesh_config, mtls_gate]
     default: [crds, control_plane, webhooks, policies, namespaces]
   namespaces:
     description:
@@ -418,6 +419,15 @@ mesh_config:
   type: dict
   sample: {found: true, config: {rootNamespace: istio-system}, root_namespace: istio-system,
            trust_domain: cluster.local, problems: []}
+mtls_gate:
+  description:
+    - Pods, Services and StatefulSets in scope, each in its own shape but only with the fields the mTLS safety gate
+      reads (namespace, name, labels and deletion of each; a pod's container names and phase; a Service's selector,
+      clusterIP and ports; a StatefulSet's pod template labels). Sorted by namespace and name.
+  returned: when mtls_gate is gathered
+  type: dict
+  sample: {pods: [{metadata: {namespace: shop, name: web-1, labels: {app: web}}, spec: {containers: [{name: web}],
+           initContainers: []}, status: {phase: Running}}], services: [], statefulsets: []}
 install_verification:
   description:
     - The verification of O(verify_install.revision), with C(passed) and C(problems) naming each failed check.

@@ -272,6 +272,24 @@ def test_calls_do_not_grow_with_pods_or_namespaces():
     assert calls(30, named) == calls(100, named) == 1 + 1 + 4, "many namespaces: one cluster-wide list per kind"
 
 
+def test_mtls_gate_reads_pods_services_and_statefulsets_in_scope_trimmed():
+    objects = _mesh(3)
+    objects["Service"] = [{"metadata": {"name": "web", "namespace": "app-01", "uid": "s-1"},
+                           "spec": {"selector": {"app": "web"}, "clusterIP": "None", "ports": [{"port": 80}]}}]
+    api = FakeMeshApi(objects)
+    gate = gather_mesh(api, gather=["mtls_gate"], namespaces=["app-01"])["mtls_gate"]
+    assert [p["metadata"]["name"] for p in gate["pods"]] == ["web-0", "web-1"]
+    assert gate["pods"][0] == {"metadata": {"namespace": "app-01", "name": "web-0", "labels": {"app": "web"}},
+                               "spec": {"containers": [{"name": "app"}, {"name": "istio-proxy"}], "initContainers": []},
+                               "status": {"phase": "Running"}}
+    assert gate["services"] == [{"metadata": {"namespace": "app-01", "name": "web"},
+                                 "spec": {"selector": {"app": "web"}, "clusterIP": "None", "ports": [{"port": 80}]}}]
+    assert gate["statefulsets"] == []
+    assert [c[2] for c in api.calls if c[0] == "list"] == ["Pod", "Service", "StatefulSet"], "one list per kind"
+    everywhere = gather_mesh(FakeMeshApi(objects), gather=["mtls_gate"])["mtls_gate"]
+    assert len(everywhere["pods"]) == 6
+
+
 def test_named_namespaces_are_read_per_namespace_when_cluster_wide_lists_are_forbidden():
     api = FakeMeshApi(_mesh(12))
     api.deny.add(("Pod", None))

@@ -10,6 +10,7 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.mtls import (
     fixed_destination_rule,
     fixed_destination_rules,
     gate_findings,
+    gate_object,
     gate_verdict,
     keep_foreign_metadata,
     may_become_strict,
@@ -219,6 +220,28 @@ def test_a_headless_service_counts_only_when_it_selects_a_pod_that_becomes_stric
     evidence = gate(before, after, services=services, statefulsets=[])["evidence"]
     assert [e.split(":")[0] for e in evidence] == ["pod legacy/bare-1 has no istio-proxy sidecar",
                                                   "Service legacy/bare is headless"]
+
+
+def test_trimmed_objects_weigh_the_same_as_whole_ones():
+    def whole(obj):
+        out = dict(obj, metadata=dict(obj["metadata"], uid="u-1", annotations={"a": "b"}, managedFields=[{"f": 1}]))
+        out["spec"] = dict(obj.get("spec") or {}, nodeName="n1")
+        return out
+
+    pods = [whole(pod("legacy", "bare-1", {"app": "bare"})), whole(pod("shop", "web-1", {"app": "web"}, sidecar=True)),
+            whole(pod("legacy", "gone-1", terminating=True)),
+            whole(dict(pod("legacy", "native-1"), spec={"containers": [{"name": "app", "image": "x"}], "initContainers": [
+                {"name": "istio-proxy", "restartPolicy": "Always", "image": "proxy"}]}))]
+    services = [whole({"metadata": {"name": "bare", "namespace": "legacy"}, "spec": {
+        "clusterIP": "None", "selector": {"app": "bare"}, "ports": [{"port": 3306, "name": "mysql", "targetPort": 3306}]}})]
+    statefulsets = [whole(LEGACY_STS[0])]
+    before = STRICT_MESH + [pa("legacy", "default", "PERMISSIVE")]
+    after = planned_policies(before, "remove", pa("legacy", "default"))
+    slim = ([gate_object(p, "Pod") for p in pods], [gate_object(s, "Service") for s in services],
+            [gate_object(s, "StatefulSet") for s in statefulsets])
+    assert gate(before, after, *slim) == gate(before, after, pods, services, statefulsets)
+    assert len(gate(before, after, *slim)["evidence"]) == 4
+    assert "uid" not in slim[0][0]["metadata"] and "nodeName" not in slim[0][0]["spec"]
 
 
 def test_planned_policies_keep_age_so_the_oldest_still_wins():
