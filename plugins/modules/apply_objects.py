@@ -154,19 +154,18 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.apply import B
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import connect
 
 
-def main():
-    from ansible.module_utils.basic import AnsibleModule
+ARGUMENT_SPEC = dict(AUTH_ARG_SPEC)
+ARGUMENT_SPEC.update(definitions=dict(type="list", elements="dict", required=True),
+                     field_manager=dict(type="str", default="istio-runbooks"),
+                     force_conflicts=dict(type="bool", default=True),
+                     owner_label=dict(type="str"),
+                     merge_patch=dict(type="bool", default=False),
+                     wait_established=dict(type="int", default=0),
+                     keep_live_data=dict(type="list", elements="str", default=[], no_log=False),
+                     annotations=dict(type="dict", default={}))
 
-    spec = dict(AUTH_ARG_SPEC)
-    spec.update(definitions=dict(type="list", elements="dict", required=True),
-                field_manager=dict(type="str", default="istio-runbooks"),
-                force_conflicts=dict(type="bool", default=True),
-                owner_label=dict(type="str"),
-                merge_patch=dict(type="bool", default=False),
-                wait_established=dict(type="int", default=0),
-                keep_live_data=dict(type="list", elements="str", default=[], no_log=False),
-                annotations=dict(type="dict", default={}))
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+
+def run(module):
     bad = [i for i, obj in enumerate(module.params["definitions"])
            if not obj.get("apiVersion") or not obj.get("kind") or not (obj.get("metadata") or {}).get("name")]
     if bad:
@@ -203,6 +202,12 @@ def main():
         module.fail_json(msg="Applying %s failed: %s%s" % (failure["ref"], failure["reason"], others),
                          failed_object=failure, **result)
     module.exit_json(**result)
+
+
+def main():
+    from ansible.module_utils.basic import AnsibleModule
+
+    run(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True))
 
 
 if __name__ == "__main__":

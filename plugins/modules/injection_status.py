@@ -91,14 +91,13 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import co
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import KubeError
 
 
-def main():
-    from ansible.module_utils.basic import AnsibleModule
+ARGUMENT_SPEC = dict(AUTH_ARG_SPEC)
+ARGUMENT_SPEC.update(namespaces=dict(type="list", elements="str", required=True),
+                     desired=dict(type="str", choices=["enabled", "disabled"]),
+                     revision=dict(type="str"))
 
-    spec = dict(AUTH_ARG_SPEC)
-    spec.update(namespaces=dict(type="list", elements="str", required=True),
-                desired=dict(type="str", choices=["enabled", "disabled"]),
-                revision=dict(type="str"))
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+
+def run(module):
     if not module.params["namespaces"]:
         module.fail_json(msg="namespaces is empty: name at least one namespace")
     api = connect(module)
@@ -108,6 +107,12 @@ def main():
     except KubeError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, table=format_table(report), **report)
+
+
+def main():
+    from ansible.module_utils.basic import AnsibleModule
+
+    run(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True))
 
 
 if __name__ == "__main__":

@@ -492,40 +492,39 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.mesh_info impo
 )
 
 
-def main():
-    from ansible.module_utils.basic import AnsibleModule
+ARGUMENT_SPEC = dict(AUTH_ARG_SPEC)
+ARGUMENT_SPEC.update(
+    gather=dict(type="list", elements="str", choices=list(SUBSETS), default=list(DEFAULT_SUBSETS)),
+    namespaces=dict(type="list", elements="str", default=[]),
+    namespace_selector=dict(type="str", default=""),
+    verify_install=dict(type="dict", options=dict(
+        revision=dict(type="str", required=True), version=dict(type="str"), profile=dict(type="str"),
+        image_tag=dict(type="str"), deployments=dict(type="list", elements="dict", default=[]),
+        crds=dict(type="list", elements="str", default=[]))),
+    teardown=dict(type="dict", options=dict(
+        kinds=dict(type="list", elements="dict", required=True),
+        scope=dict(type="str", choices=["purge", "revision"], default="purge"),
+        revision=dict(type="str", default=""), force=dict(type="bool", default=False),
+        remove_addons=dict(type="bool", default=False), remove_crds=dict(type="bool", default=False),
+        addon_kinds=dict(type="list", elements="dict", default=[]),
+        remove_gateways=dict(type="bool", default=False),
+        gateway_kinds=dict(type="list", elements="dict", default=[]),
+        remove_injection_labels=dict(type="bool", default=True),
+        remove_namespace=dict(type="bool", default=True))),
+    lists=dict(type="list", elements="dict", default=[], options=dict(
+        api_version=dict(type="str", required=True), kind=dict(type="str", required=True),
+        namespace=dict(type="str"), label_selectors=dict(type="list", elements="str", default=[]))),
+    fail_on_error=dict(type="bool", default=False),
+    istio_namespace=dict(type="str", default="istio-system"),
+    access_namespaces=dict(type="list", elements="str", default=[]),
+    required_access=dict(type="list", elements="dict", default=[], options=dict(
+        verb=dict(type="str", required=True), resource=dict(type="str", required=True),
+        group=dict(type="str", default=""), namespace=dict(type="str"), name=dict(type="str"),
+        source=dict(type="str"))),
+)
 
-    spec = dict(AUTH_ARG_SPEC)
-    spec.update(
-        gather=dict(type="list", elements="str", choices=list(SUBSETS), default=list(DEFAULT_SUBSETS)),
-        namespaces=dict(type="list", elements="str", default=[]),
-        namespace_selector=dict(type="str", default=""),
-        verify_install=dict(type="dict", options=dict(
-            revision=dict(type="str", required=True), version=dict(type="str"), profile=dict(type="str"),
-            image_tag=dict(type="str"), deployments=dict(type="list", elements="dict", default=[]),
-            crds=dict(type="list", elements="str", default=[]))),
-        teardown=dict(type="dict", options=dict(
-            kinds=dict(type="list", elements="dict", required=True),
-            scope=dict(type="str", choices=["purge", "revision"], default="purge"),
-            revision=dict(type="str", default=""), force=dict(type="bool", default=False),
-            remove_addons=dict(type="bool", default=False), remove_crds=dict(type="bool", default=False),
-            addon_kinds=dict(type="list", elements="dict", default=[]),
-            remove_gateways=dict(type="bool", default=False),
-            gateway_kinds=dict(type="list", elements="dict", default=[]),
-            remove_injection_labels=dict(type="bool", default=True),
-            remove_namespace=dict(type="bool", default=True))),
-        lists=dict(type="list", elements="dict", default=[], options=dict(
-            api_version=dict(type="str", required=True), kind=dict(type="str", required=True),
-            namespace=dict(type="str"), label_selectors=dict(type="list", elements="str", default=[]))),
-        fail_on_error=dict(type="bool", default=False),
-        istio_namespace=dict(type="str", default="istio-system"),
-        access_namespaces=dict(type="list", elements="str", default=[]),
-        required_access=dict(type="list", elements="dict", default=[], options=dict(
-            verb=dict(type="str", required=True), resource=dict(type="str", required=True),
-            group=dict(type="str", default=""), namespace=dict(type="str"), name=dict(type="str"),
-            source=dict(type="str"))),
-    )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+
+def run(module):
     api = connect(module)
     try:
         result = gather_mesh(DynamicMeshApi(api.client), gather=module.params["gather"],
@@ -541,6 +540,12 @@ def main():
         module.fail_json(msg="; ".join(e["message"] for e in result["errors"]),
                          status=result["errors"][0].get("status"), **result)
     module.exit_json(changed=False, **result)
+
+
+def main():
+    from ansible.module_utils.basic import AnsibleModule
+
+    run(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True))
 
 
 if __name__ == "__main__":

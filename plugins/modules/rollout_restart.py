@@ -240,10 +240,10 @@ def argument_spec():
     return spec
 
 
-def main():
-    from ansible.module_utils.basic import AnsibleModule
+ARGUMENT_SPEC = argument_spec()
 
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+
+def run(module):
     params = module.params
     restarter = RolloutRestarter(
         api=None, kinds=params["kinds"], namespaces=params["namespaces"], names=params["names"],
@@ -281,6 +281,12 @@ def summary(result):
     failed = ", ".join("%s %s/%s (%s)" % (f["kind"], f["namespace"], f["name"], f["detail"]) for f in result["failed"])
     return "rollout failed for %s; restarted %d workload(s); undone: %s" % (
         failed or "none", len(result["restarted"]), ", ".join(result.get("undone") or []) or "none")
+
+
+def main():
+    from ansible.module_utils.basic import AnsibleModule
+
+    run(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True))
 
 
 if __name__ == "__main__":

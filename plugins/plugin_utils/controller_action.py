@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: istio-runbooks contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""An action that runs its module's logic in the controller process when the connection is local (no module
-process), and the module itself on any other connection."""
+"""An action that runs its module's logic in the controller process when the module process would run on this
+machine, as this user and in this environment (no module process), and the module itself otherwise."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -21,9 +21,14 @@ class ControllerAction(ActionBase):
     def run_local(self, args):
         raise NotImplementedError
 
+    def runs_on_controller(self):
+        """A local connection without become, a task environment or async: the module process would run here."""
+        return (getattr(self._connection, "transport", "") == "local" and not self._play_context.become
+                and not any(self._task.environment or []) and not self._task.async_val)
+
     def run(self, tmp=None, task_vars=None):
         result = super(ControllerAction, self).run(tmp, task_vars)
-        if getattr(self._connection, "transport", "") != "local":
+        if not self.runs_on_controller():
             result.update(self._execute_module(module_name=self.MODULE, module_args=self._task.args,
                                                task_vars=task_vars))
             return result

@@ -1,0 +1,19 @@
+# -*- coding: utf-8 -*-
+# Copyright: istio-runbooks contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""apply_objects in the controller process when the connection is local (plugin_utils/cluster_action.py)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.istio_runbooks.mesh.plugins.modules.apply_objects import ARGUMENT_SPEC, run
+from ansible_collections.istio_runbooks.mesh.plugins.plugin_utils.cluster_action import ClusterAction
+
+
+class ActionModule(ClusterAction):
+    MODULE = "istio_runbooks.mesh.apply_objects"
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+
+    def run_module(self, module):
+        run(module)
