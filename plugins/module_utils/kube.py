@@ -382,7 +382,9 @@ def connect(module):
     try:
         client = get_api_client(module=None, **auth)
         api_client = client.client.client  # K8SClient -> DynamicClient -> ApiClient: every request goes through it
-        call_api = api_client.call_api
+        # kubernetes.core keeps one client per process: a task retried in the same process wraps the original again
+        call_api = getattr(api_client, "_istio_runbooks_call_api", None) or api_client.call_api
+        api_client._istio_runbooks_call_api = call_api
         api_client.call_api = retrying(call_api, CONNECT_RETRY_SECONDS)
         api = KubeApi(client.client)
         api.list("Namespace", None, "kubernetes.io/metadata.name=default")

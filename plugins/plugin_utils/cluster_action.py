@@ -19,8 +19,10 @@ from ansible.module_utils.common.parameters import _list_no_log_values, remove_v
 from ansible_collections.istio_runbooks.mesh.plugins.plugin_utils.controller_action import ControllerAction
 
 try:
+    import kubernetes  # noqa: F401  pylint: disable=unused-import
+
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client  # noqa: F401
-except ImportError:  # no client on the controller: the module process says so
+except ImportError:  # no Kubernetes client on the controller: the module runs (and says what is missing)
     get_api_client = None
 
 

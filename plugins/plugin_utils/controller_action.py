@@ -15,6 +15,7 @@ class ControllerAction(ActionBase):
     """Subclasses set MODULE (its full name) and ARGUMENT_SPEC, and define run_local(args) -> result dict."""
 
     TRANSFERS_FILES = False
+    _supports_async = True  # async tasks run the module, as the normal action does
     MODULE = None
     ARGUMENT_SPEC = None
 
@@ -28,9 +29,15 @@ class ControllerAction(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super(ControllerAction, self).run(tmp, task_vars)
-        if not self.runs_on_controller():
-            result.update(self._execute_module(module_name=self.MODULE, module_args=self._task.args,
-                                               task_vars=task_vars))
-            return result
-        result.update(self.run_local(self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)[1]))
+        if self.runs_on_controller():
+            validation, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+            # an option given with its alias warns: the module process reports that warning
+            if not (getattr(validation, "_warnings", None) or getattr(validation, "_deprecations", None)):
+                result.update(self.run_local(args))
+                return result
+        wrap_async = self._task.async_val and not self._connection.has_native_async
+        result.update(self._execute_module(module_name=self.MODULE, module_args=self._task.args, task_vars=task_vars,
+                                           wrap_async=wrap_async))
+        if not wrap_async:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
         return result

@@ -69,3 +69,35 @@ def test_module_exit_is_not_an_exception_a_module_catches():
     with pytest.raises(ModuleExit) as raised:
         ControllerModule({}, False, False).exit_json(changed=False)
     assert not isinstance(raised.value, Exception) and raised.value.result == {"changed": False}
+
+
+@pytest.mark.parametrize("async_val, wrap_async", [(30, True), (0, False)])
+def test_async_or_become_runs_the_module_process(async_val, wrap_async):
+    def never(module):
+        raise AssertionError("ran on the controller")
+
+    act = action(never, async_val=async_val, become=not async_val)
+    act._connection.has_native_async = False
+    act._task.args = {"name": "a"}
+    act._execute_module = mock.MagicMock(return_value={"changed": False, "from": "module"})
+    act._remove_tmp_path = mock.MagicMock()
+    with mock.patch("ansible.plugins.action.ActionBase.run", return_value={}):
+        assert act.run(task_vars={}) == {"changed": False, "from": "module"}
+    assert act._execute_module.call_args.kwargs["wrap_async"] == wrap_async
+    assert act._remove_tmp_path.called is not wrap_async
+
+
+def test_an_option_given_with_its_alias_runs_the_module_process_which_warns():
+    def never(module):
+        raise AssertionError("ran on the controller")
+
+    act = action(never)
+    act._task.args = {"name": "a"}
+    act._task.async_val = 0
+    act._connection.has_native_async = False
+    act.validate_argument_spec = mock.MagicMock(return_value=(mock.MagicMock(_warnings=[{"option": "x", "alias": "y"}],
+                                                                              _deprecations=[]), {"name": "a"}))
+    act._execute_module = mock.MagicMock(return_value={"changed": False})
+    act._remove_tmp_path = mock.MagicMock()
+    with mock.patch("ansible.plugins.action.ActionBase.run", return_value={}):
+        assert act.run(task_vars={}) == {"changed": False}

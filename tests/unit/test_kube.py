@@ -322,3 +322,26 @@ def test_plain_lists_give_items_their_kind_and_api_version_like_resource_instanc
             return serializer(None, response())
 
     assert [(i["kind"], i["apiVersion"]) for i in list_items(Resource())] == [("ReplicaSet", "apps/v1")] * 2
+
+
+def test_connect_again_in_one_process_wraps_the_original_call_not_the_wrapper(monkeypatch):
+    """kubernetes.core keeps one client per process, and a task retried on the controller connects again in it."""
+    from types import SimpleNamespace
+
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s import client as k8s_client
+
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils import kube
+
+    class ApiClient(object):
+        def call_api(self, *args, **kwargs):
+            return "answer"
+
+    api_client = ApiClient()
+    monkeypatch.setattr(k8s_client, "get_api_client",
+                        lambda module=None, **auth: SimpleNamespace(client=SimpleNamespace(client=api_client)))
+    monkeypatch.setattr(kube.KubeApi, "list", lambda self, *args, **kwargs: [])
+    module = SimpleNamespace(params={})
+    for _ in range(3):
+        kube.connect(module)
+        assert api_client._istio_runbooks_call_api.__func__ is ApiClient.call_api
+        assert api_client.call_api() == "answer"
