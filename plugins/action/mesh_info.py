@@ -7,13 +7,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.istio_runbooks.mesh.plugins.modules.mesh_info import ARGUMENT_SPEC, run
-from ansible_collections.istio_runbooks.mesh.plugins.plugin_utils.cluster_action import ClusterAction
+from ansible_collections.istio_runbooks.mesh.plugins.plugin_utils.cluster_action import cluster_action
 
-
-class ActionModule(ClusterAction):
-    MODULE = "istio_runbooks.mesh.mesh_info"
-    ARGUMENT_SPEC = ARGUMENT_SPEC
-
-    def run_module(self, module):
-        run(module)
+ActionModule = cluster_action("mesh_info")

@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import importlib
 import json
 
 from ansible.module_utils.common.parameters import _list_no_log_values, remove_values
@@ -72,3 +73,14 @@ class ClusterAction(ControllerAction):
         result = json.loads(json.dumps(result, default=str))
         no_log_values = _list_no_log_values(self.ARGUMENT_SPEC, args)
         return remove_values(result, no_log_values) if no_log_values else result
+
+
+def cluster_action(name):
+    """The ActionModule class of this collection's cluster module <name>: its module's ARGUMENT_SPEC and run()."""
+    module = importlib.import_module("ansible_collections.istio_runbooks.mesh.plugins.modules." + name)
+
+    def run_module(self, controller_module):
+        module.run(controller_module)
+
+    return type("ActionModule", (ClusterAction,), {"MODULE": "istio_runbooks.mesh." + name,
+                                                   "ARGUMENT_SPEC": module.ARGUMENT_SPEC, "run_module": run_module})

@@ -101,3 +101,13 @@ def test_an_option_given_with_its_alias_runs_the_module_process_which_warns():
     act._remove_tmp_path = mock.MagicMock()
     with mock.patch("ansible.plugins.action.ActionBase.run", return_value={}):
         assert act.run(task_vars={}) == {"changed": False}
+
+
+def test_each_cluster_module_action_runs_that_module():
+    import importlib
+
+    for name in ("mesh_info", "apply_objects", "injection_status", "rollout_restart"):
+        action_class = importlib.import_module("ansible_collections.istio_runbooks.mesh.plugins.action." + name).ActionModule
+        module = importlib.import_module("ansible_collections.istio_runbooks.mesh.plugins.modules." + name)
+        assert issubclass(action_class, ClusterAction) and action_class.MODULE == "istio_runbooks.mesh." + name
+        assert action_class.ARGUMENT_SPEC is module.ARGUMENT_SPEC
