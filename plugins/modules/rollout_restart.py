@@ -220,27 +220,22 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.rollout import
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import connect
 
 
-def argument_spec():
-    spec = dict(AUTH_ARG_SPEC)
-    spec.update(
-        namespaces=dict(type="list", elements="str", required=True),
-        kinds=dict(type="list", elements="str", default=list(KINDS)),
-        names=dict(type="list", elements="str"),
-        label_selector=dict(type="str"),
-        only_if=dict(type="str", default="always", choices=list(ONLY_IF)),
-        revision=dict(type="str"),
-        concurrency=dict(type="int", default=10),
-        batch_size=dict(type="int", default=50),
-        timeout=dict(type="int", default=300),
-        poll_interval=dict(type="float", default=1.0),
-        wait=dict(type="bool", default=True),
-        undo_on_failure=dict(type="bool", default=False),
-        annotations=dict(type="dict", default={}),
-    )
-    return spec
-
-
-ARGUMENT_SPEC = argument_spec()
+ARGUMENT_SPEC = dict(AUTH_ARG_SPEC)
+ARGUMENT_SPEC.update(
+    namespaces=dict(type="list", elements="str", required=True),
+    kinds=dict(type="list", elements="str", default=list(KINDS)),
+    names=dict(type="list", elements="str"),
+    label_selector=dict(type="str"),
+    only_if=dict(type="str", default="always", choices=list(ONLY_IF)),
+    revision=dict(type="str"),
+    concurrency=dict(type="int", default=10),
+    batch_size=dict(type="int", default=50),
+    timeout=dict(type="int", default=300),
+    poll_interval=dict(type="float", default=1.0),
+    wait=dict(type="bool", default=True),
+    undo_on_failure=dict(type="bool", default=False),
+    annotations=dict(type="dict", default={}),
+)
 
 
 def run(module):
