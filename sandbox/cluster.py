@@ -476,8 +476,8 @@ class Sandbox:
         revision = revision or "default"
         slots = self._istiod_slots()
         if revision in slots:
-            return slots[revision]
-        if revision == "default":
+            offset = slots[revision]
+        elif revision == "default":
             offset = 0
         else:
             taken = set(slots.values()) | {0}
@@ -491,6 +491,9 @@ class Sandbox:
             slots[revision] = offset
             self.paths.state.mkdir(parents=True, exist_ok=True)
             self._istiod_slots_file().write_text(json.dumps(slots, indent=1, sort_keys=True))
+            # each recorded revision's webhook port, read by the sandbox inventory without running this program
+            webhook = {rev: self.istiod_ports(slot)["webhook"] for rev, slot in slots.items()}
+            (self.paths.state / "istiod-webhook-ports.json").write_text(json.dumps(webhook, indent=1, sort_keys=True))
         return offset
 
     def istiod_up(self, revision="default", port_offset=None, namespace="istio-system"):
