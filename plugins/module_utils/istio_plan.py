@@ -13,15 +13,18 @@ import io
 import os
 import subprocess
 
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import TAG_LABEL
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.local_files import write_files
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import (
     default_injector_deactivated,
     dump_manifest,
     kind_summary,
+    object_ref_dict,
     split_manifest,
 )
 
 RENDER_KEY = "# istio-runbooks render key: "
+PLAN_KEY = "# istio-runbooks plan key: "
 
 
 class PlanError(Exception):
@@ -50,6 +53,26 @@ def cached_render(path, key):
     return rest if first == RENDER_KEY + key else None
 
 
+def plan_key(render, namespace, validation_failure_policy, tagged):
+    """What the saved plan depends on: the render, the namespace, the webhook failure policy and whether a
+    "default" tag exists."""
+    digest = hashlib.sha256()
+    for part in (render, namespace or "", validation_failure_policy or "", "tagged" if tagged else ""):
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def saved_under(path, key, prefix):
+    """Whether the file at path starts with the line prefix + key."""
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline().decode("utf-8", "replace").rstrip("\n")
+    except (IOError, OSError):
+        return False
+    return first == prefix + key
+
+
 def run_istioctl(argv):
     """istioctl's standard output; PlanError with its message when it fails."""
     try:
@@ -64,11 +87,12 @@ def run_istioctl(argv):
 
 
 def render_plan(istioctl, operator, operator_file, plan_file, overlay_file="", namespace="istio-system",
-                validation_failure_policy=None, default_tags=(), render_cache="", run=run_istioctl):
+                validation_failure_policy=None, default_tags=(), render_cache="", run=run_istioctl, return_objects=True):
     """Write the IstioOperator, render it (or reuse render_cache when its key matches), split the manifest into
     objects (namespaced ones without a namespace get namespace), keep the default revision's own injector
     deactivated while a "default" tag exists (default_tags: the live webhook configurations so labelled), and
-    save the plan. Returns {objects, summary, reused_render, command, files}."""
+    save the plan (left as it is while its key matches). Returns {objects (with return_objects), refs, summary,
+    reused_render, command, files}."""
     overlay = ""
     if overlay_file:
         try:
@@ -88,9 +112,17 @@ def render_plan(istioctl, operator, operator_file, plan_file, overlay_file="", n
         rendered = run(command)
     objects = default_injector_deactivated(split_manifest(rendered, namespace, validation_failure_policy),
                                            list(default_tags or []))
-    written = [{"path": plan_file, "content": dump_manifest(objects)}]
+    tagged = any(((t.get("metadata") or {}).get("labels") or {}).get(TAG_LABEL) == "default" for t in default_tags or [])
+    saved = plan_key(key, namespace, validation_failure_policy, tagged)
+    written = []
+    if not saved_under(plan_file, saved, PLAN_KEY):
+        written.append({"path": plan_file, "content": PLAN_KEY + saved + "\n" + dump_manifest(objects)})
     if render_cache and not reused:
         written.append({"path": render_cache, "content": RENDER_KEY + key + "\n" + rendered})
     write_files(written)
-    return {"objects": objects, "summary": kind_summary(objects), "reused_render": reused, "command": command,
-            "files": [f["path"] for f in files + written]}
+    result = {"refs": [object_ref_dict(o) for o in objects], "summary": kind_summary(objects), "reused_render": reused,
+              "command": command,
+              "files": [operator_file, plan_file] + ([render_cache] if render_cache and not reused else [])}
+    if return_objects:
+        result["objects"] = objects
+    return result

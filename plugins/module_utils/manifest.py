@@ -48,6 +48,25 @@ def split_manifest(text, default_namespace=None, validation_failure_policy=None)
     return objects
 
 
+def manifest_file_objects(paths):
+    """The objects of multi-document YAML files, in order, each file's CustomResourceDefinitions first.
+    IOError when a file cannot be read, ValueError when it is not YAML."""
+    import io
+
+    import yaml
+
+    objects = []
+    for path in paths or []:
+        with io.open(path, encoding="utf-8") as handle:
+            text = handle.read()
+        try:
+            found = split_manifest(text)
+        except yaml.YAMLError as exc:
+            raise ValueError("%s is not valid YAML: %s" % (path, exc))
+        objects += sorted(found, key=lambda obj: obj["kind"] != "CustomResourceDefinition")
+    return objects
+
+
 def strip_generated_fields(objects):
     """Drop fields that istioctl copies from live objects: kubectl's last-applied annotation and caBundles.
 

@@ -33,6 +33,15 @@ options:
     type: list
     elements: dict
     required: true
+  manifest_files:
+    description:
+      - Multi-document YAML files (such as the plan M(istio_runbooks.mesh.istio_plan) saves) whose objects are
+        applied after O(definitions), their CustomResourceDefinitions first. A plan of about a megabyte read here
+        does not pass through the task's variables.
+      - Read where the module runs (the controller, with the runbooks' C(local) connection).
+    type: list
+    elements: path
+    default: []
   field_manager:
     description: The server-side apply field manager.
     type: str
@@ -152,10 +161,12 @@ failed_object:
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.apply import BatchApplier, change_record, for_diff
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import connect
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import manifest_file_objects
 
 
 ARGUMENT_SPEC = dict(AUTH_ARG_SPEC)
 ARGUMENT_SPEC.update(definitions=dict(type="list", elements="dict", required=True),
+                     manifest_files=dict(type="list", elements="path", default=[]),
                      field_manager=dict(type="str", default="istio-runbooks"),
                      force_conflicts=dict(type="bool", default=True),
                      owner_label=dict(type="str"),
@@ -166,7 +177,11 @@ ARGUMENT_SPEC.update(definitions=dict(type="list", elements="dict", required=Tru
 
 
 def run(module):
-    bad = [i for i, obj in enumerate(module.params["definitions"])
+    try:
+        definitions = module.params["definitions"] + manifest_file_objects(module.params["manifest_files"])
+    except (IOError, OSError, ValueError) as exc:
+        module.fail_json(msg="Cannot read the manifest files: %s. Nothing was changed." % exc)
+    bad = [i for i, obj in enumerate(definitions)
            if not obj.get("apiVersion") or not obj.get("kind") or not (obj.get("metadata") or {}).get("name")]
     if bad:
         module.fail_json(msg="definitions %s lack apiVersion, kind or metadata.name" % bad)
@@ -178,7 +193,7 @@ def run(module):
                            module.params["owner_label"], module.params["merge_patch"],
                            module.params["wait_established"], keep_live_data=module.params["keep_live_data"])
     try:
-        results, failure = applier.apply(module.params["definitions"])
+        results, failure = applier.apply(definitions)
     except Exception as exc:  # pylint: disable=broad-except
         module.fail_json(msg="Cannot read the live objects: %s" % (getattr(exc, "body", None) or exc))
     changed = [r for r in results if r["action"] != "none"]

@@ -27,7 +27,7 @@ description:
   - With a C(local) connection (the runbooks' inventories), its action plugin runs on the controller without a
     module process; on other connections the module runs on the target.
   - Reads no cluster and changes nothing in it; the files it writes are artifacts of the run, written in check
-    mode too.
+    mode too. The plan file starts with a key of what it was made from, and is left as it is while the key matches.
 options:
   istioctl:
     description: The istioctl binary.
@@ -67,6 +67,13 @@ options:
     description: A file to save the render in and reuse it from while its key matches; empty renders every time.
     type: path
     default: ""
+  return_objects:
+    description:
+      - Return the planned objects whole in RV(objects). Without them the result is a few kilobytes instead of
+        about a megabyte; M(istio_runbooks.mesh.apply_objects) reads the plan from O(plan_file)
+        (its O(istio_runbooks.mesh.apply_objects#module:manifest_files)), and RV(refs) names the objects.
+    type: bool
+    default: true
 attributes:
   check_mode:
     support: full
@@ -96,9 +103,15 @@ EXAMPLES = r"""
 RETURN = r"""
 objects:
   description: The planned objects, in the manifest's order.
+  returned: success, with O(return_objects)
+  type: list
+  elements: dict
+refs:
+  description: The planned objects' apiVersion, kind, and metadata name and namespace, in the manifest's order.
   returned: success
   type: list
   elements: dict
+  sample: [{apiVersion: apps/v1, kind: Deployment, metadata: {name: istiod, namespace: istio-system}}]
 summary:
   description: How many objects of each kind, most frequent first.
   returned: success
@@ -135,6 +148,7 @@ ARGUMENT_SPEC = dict(
     validation_failure_policy=dict(type="str", choices=["Fail", "Ignore"]),
     default_tags=dict(type="list", elements="dict", default=[]),
     render_cache=dict(type="path", default=""),
+    return_objects=dict(type="bool", default=True),
 )
 
 
@@ -143,7 +157,8 @@ def plan(params):
     try:
         result = render_plan(params["istioctl"], params["operator"], params["operator_file"], params["plan_file"],
                              params["overlay_file"] or "", params["namespace"], params["validation_failure_policy"],
-                             params["default_tags"], params["render_cache"] or "")
+                             params["default_tags"], params["render_cache"] or "",
+                             return_objects=params["return_objects"])
     except (PlanError, LocalFilesError, IOError, OSError, ValueError) as exc:
         return {}, "Cannot render the plan: %s" % exc
     except Exception as exc:  # pylint: disable=broad-except

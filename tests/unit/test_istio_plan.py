@@ -96,3 +96,24 @@ def test_another_overlay_or_a_foreign_cache_renders_again(setup, tmp_path):
         cache.write("# istio-runbooks render key: 0000\n" + MANIFEST)
     render_plan(istioctl, "x: 1\n", overlay_file=str(overlay), run=run, **paths)
     assert len(calls) == 3, "a cache under another key is not used"
+
+
+def test_the_plan_file_is_kept_while_its_key_matches_and_refs_name_the_objects(setup):
+    istioctl, calls, run, paths = setup
+    first = render_plan(istioctl, "kind: IstioOperator\n", run=run, return_objects=False, **paths)
+    assert "objects" not in first
+    assert first["refs"] == [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "istiod", "namespace": "istio-system"}},
+        {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+         "metadata": {"name": "istio-sidecar-injector"}}]
+    saved = open(paths["plan_file"]).read()
+    assert saved.startswith("# istio-runbooks plan key: ") and "kind: ServiceAccount" in saved
+    written = os.stat(paths["plan_file"]).st_mtime_ns
+    os.utime(paths["plan_file"], ns=(written - 10 ** 9, written - 10 ** 9))
+    render_plan(istioctl, "kind: IstioOperator\n", run=run, **paths)
+    assert os.stat(paths["plan_file"]).st_mtime_ns == written - 10 ** 9, "same inputs: the plan is not rewritten"
+    tag = {"kind": "MutatingWebhookConfiguration", "metadata": {"labels": {"istio.io/tag": "default"}}}
+    render_plan(istioctl, "kind: IstioOperator\n", run=run, default_tags=[tag], **paths)
+    assert open(paths["plan_file"]).read() != saved, "a default tag changes the plan"
+    render_plan(istioctl, "kind: IstioOperator\n", run=run, namespace="mesh", **paths)
+    assert "namespace: mesh" in open(paths["plan_file"]).read()

@@ -197,3 +197,24 @@ def test_the_plan_renders_the_default_injector_deactivated_only_while_a_default_
     assert done[0]["webhooks"][0]["clientConfig"] == PLAIN["webhooks"][0]["clientConfig"]
     assert done[1:] == plan[1:]
     assert PLAIN["webhooks"][0]["namespaceSelector"] != NEVER
+
+
+def test_manifest_files_give_their_objects_in_order_crds_first(tmp_path):
+    import pytest
+
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import manifest_file_objects
+
+    first = tmp_path / "plan.yaml"
+    first.write_text("# plan key\n---\nkind: ServiceAccount\nmetadata: {name: a}\n---\n"
+                     "kind: CustomResourceDefinition\nmetadata: {name: b}\n---\n\n---\n"
+                     "kind: Deployment\nmetadata: {name: c}\n---\nkind: CustomResourceDefinition\nmetadata: {name: d}\n")
+    second = tmp_path / "more.yaml"
+    second.write_text("kind: ConfigMap\nmetadata: {name: e}\n")
+    names = [o["metadata"]["name"] for o in manifest_file_objects([str(first), str(second)])]
+    assert names == ["b", "d", "a", "c", "e"]
+    assert manifest_file_objects([]) == []
+    with pytest.raises(IOError):
+        manifest_file_objects([str(tmp_path / "missing.yaml")])
+    second.write_text("kind: [\n")
+    with pytest.raises(ValueError, match="more.yaml is not valid YAML"):
+        manifest_file_objects([str(second)])
