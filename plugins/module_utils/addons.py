@@ -7,7 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import copy
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import plain_copy
+
 import re
 
 ADDONS = ("prometheus", "kiali", "grafana", "tracing")
@@ -79,7 +80,7 @@ def with_addon_label(objects, addon, label=ADDON_LABEL):
     for obj in objects or []:
         if not obj:
             continue
-        obj = copy.deepcopy(obj)
+        obj = plain_copy(obj)
         obj.setdefault("metadata", {}).setdefault("labels", {})[label] = addon
         template = (obj.get("spec") or {}).get("template")
         if obj.get("kind") in ("Deployment", "StatefulSet", "DaemonSet") and isinstance(template, dict):

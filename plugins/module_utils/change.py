@@ -7,7 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import copy
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import plain_copy
+
 import re
 
 DEFAULT_PATTERN = r"^CHG[0-9]{7}$"
@@ -70,7 +71,7 @@ def annotated(definitions, annotations):
         return [annotated(obj, annotations) for obj in definitions]
     if not isinstance(definitions, dict):
         return definitions
-    obj = copy.deepcopy(definitions)
+    obj = plain_copy(definitions)
     meta = obj.setdefault("metadata", {})
     merged = dict(meta.get("annotations") or {})
     merged.update(annotations)
@@ -82,7 +83,7 @@ def without_ticket_annotations(obj, prefix=DEFAULT_PREFIX):
     """A copy of obj without the ticket annotations (for comparisons that must ignore them)."""
     if not isinstance(obj, dict) or not (obj.get("metadata") or {}).get("annotations"):
         return obj
-    obj = copy.deepcopy(obj)
+    obj = plain_copy(obj)
     kept = dict((k, v) for k, v in obj["metadata"]["annotations"].items() if not is_ticket_annotation(k, prefix))
     if kept:
         obj["metadata"]["annotations"] = kept

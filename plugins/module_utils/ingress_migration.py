@@ -9,13 +9,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import copy
 import re
 
 try:
     from urllib.parse import urlsplit
 except ImportError:  # pragma: no cover
     from urlparse import urlsplit  # type: ignore
+
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import plain_copy
 
 NGINX_PREFIX = "nginx.ingress.kubernetes.io/"
 NGINX_CONTROLLER = "k8s.io/ingress-nginx"
@@ -341,7 +342,7 @@ def _traffic_policy_objects(ingress, analysis, backends):
         return []
     namespace = _meta(ingress).get("namespace")
     return [_object("networking.istio.io/v1", "DestinationRule", "%s-ingress" % service, namespace, ingress,
-                    {"host": "%s.%s.svc.cluster.local" % (service, namespace), "trafficPolicy": copy.deepcopy(policy)})
+                    {"host": "%s.%s.svc.cluster.local" % (service, namespace), "trafficPolicy": plain_copy(policy)})
             for service in sorted(set(backends))]
 
 
@@ -468,7 +469,7 @@ def _gateway_api_routes(ingress, analysis, canaries, services, gateway, problems
                     weighted.append({"name": c_service, "port": c_port, "weight": weight})
             for rule in canary_rules:
                 if filters:
-                    rule["filters"] = copy.deepcopy(filters)
+                    rule["filters"] = plain_copy(filters)
                 if analysis.timeout:
                     rule["timeouts"] = {"request": "%ss" % analysis.timeout}
             rules.extend(canary_rules)
@@ -581,7 +582,7 @@ def _istio_objects(ingress, analysis, canaries, services, gateway, problems):
                 c_destination = {"host": "%s.%s.svc.cluster.local" % (c_service, namespace), "port": {"number": c_port}}
                 if c_annotations.get("canary-by-header"):
                     header = (c_annotations["canary-by-header"], c_annotations.get("canary-by-header-value", "always"))
-                    http.append(dict(copy.deepcopy(extra), name=route["name"] + "-canary-header",
+                    http.append(dict(plain_copy(extra), name=route["name"] + "-canary-header",
                                      match=[_istio_match(kind, value, [header])],
                                      route=[{"destination": c_destination}]))
                 if c_annotations.get("canary-weight"):
@@ -693,7 +694,7 @@ _SERVER_FIELDS = ("resourceVersion", "uid", "generation", "creationTimestamp", "
 
 def snapshot_copy(ingress):
     """The Ingress as a snapshot keeps it: no status, no server-written metadata."""
-    obj = copy.deepcopy(ingress)
+    obj = plain_copy(ingress)
     obj.pop("status", None)
     for key in _SERVER_FIELDS:
         obj.get("metadata", {}).pop(key, None)

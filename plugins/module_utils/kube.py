@@ -265,6 +265,17 @@ def namespace_reader(list_kind, namespaces):
     return read
 
 
+def plain_copy(value):
+    """A deep copy of JSON-like data as plain dicts and lists. Unlike copy.deepcopy, it never copies what a value
+    carries besides its data: a filter's arguments can be the template engine's lazy containers, whose deepcopy
+    copies every variable of the host."""
+    if isinstance(value, dict):
+        return dict((k, plain_copy(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [plain_copy(v) for v in value]
+    return value
+
+
 def plain_instance(_client, instance):
     """A dynamic-client serializer that keeps the response as plain dicts (ResourceInstance builds an object per
     field, several times slower on large lists); list items get their kind and apiVersion as ResourceInstance

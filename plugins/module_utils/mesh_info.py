@@ -9,7 +9,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import copy
 
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.injection import batch_without_opt_out
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.install_verify import verify_install as verify_revision
@@ -31,6 +30,7 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import ( 
     list_items,
     meta as _meta,
     pod_has_sidecar,
+    plain_copy,
     pod_revision,
     template_opt_out,
 )
@@ -404,7 +404,7 @@ def mesh_config(configmaps, name="istio"):
 
 
 def without_managed_fields(obj):
-    obj = copy.deepcopy(obj)
+    obj = plain_copy(obj)
     _meta(obj).pop("managedFields", None)
     return obj
 

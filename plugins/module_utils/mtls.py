@@ -12,6 +12,7 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.change import 
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import (
     labels_match as _matches,
     meta as _meta,
+    plain_copy,
     pod_has_sidecar as _has_sidecar,
 )
 
@@ -177,8 +178,6 @@ def destination_rule_conflicts(destination_rules, policies, root_namespace="isti
 
 def fixed_destination_rule(dr, conflicts):
     """A copy of a DestinationRule with the conflicting TLS settings set to ISTIO_MUTUAL."""
-    import copy
-
     def mutual(settings):
         # ISTIO_MUTUAL takes its certificates from the mesh: Istio rejects origination settings beside it
         tls = settings.setdefault("tls", {})
@@ -186,7 +185,7 @@ def fixed_destination_rule(dr, conflicts):
             tls.pop(key, None)
         tls["mode"] = "ISTIO_MUTUAL"
 
-    fixed = copy.deepcopy(dr)
+    fixed = plain_copy(dr)
     policy = fixed.setdefault("spec", {}).setdefault("trafficPolicy", {})
     for c in conflicts:
         if c["port"] is None:
@@ -268,12 +267,10 @@ def policy_differs(desired, live_policies):
 
 def with_resource_versions(objects, live):
     """Copies of objects carrying the live resourceVersion, so a full replace can update them exactly."""
-    import copy
-
     versions = dict((_key(o), _meta(o).get("resourceVersion")) for o in live)
     out = []
     for obj in objects:
-        obj = copy.deepcopy(obj)
+        obj = plain_copy(obj)
         obj.setdefault("kind", obj.get("kind"))
         version = versions.get(_key(obj))
         if version:
@@ -285,9 +282,7 @@ def with_resource_versions(objects, live):
 def keep_foreign_metadata(desired, live_policies):
     """A copy of the desired policy carrying the live one's labels, annotations, owner references and
     finalizers, so a full replace changes the spec and leaves what other tools own."""
-    import copy
-
-    out = copy.deepcopy(desired)
+    out = plain_copy(desired)
     for p in live_policies:
         if _name(p) == _name(desired):
             meta = out.setdefault("metadata", {})
@@ -296,7 +291,7 @@ def keep_foreign_metadata(desired, live_policies):
                 if isinstance(value, dict):
                     meta[field] = dict(value, **(meta.get(field) or {}))
                 elif value and field not in meta:
-                    meta[field] = copy.deepcopy(value)
+                    meta[field] = plain_copy(value)
     return out
 
 
@@ -304,8 +299,6 @@ def planned_policies(live, action, desired=None, snapshot=None):
     """The PeerAuthentications in force after the change: apply replaces or adds the desired policy, remove
     deletes it, revert leaves the snapshot's. Objects that stay keep their creationTimestamp (the oldest
     wins a tie); new ones have none (the newest)."""
-    import copy
-
     live = [p for p in live or [] if p.get("kind", "PeerAuthentication") == "PeerAuthentication"]
     created = dict((_name(p), _meta(p).get("creationTimestamp")) for p in live)
     if action == "revert":
@@ -314,7 +307,7 @@ def planned_policies(live, action, desired=None, snapshot=None):
         after = [p for p in live if _name(p) != _name(desired)] + ([desired] if action == "apply" else [])
     planned = []
     for p in after:
-        p = copy.deepcopy(p)
+        p = plain_copy(p)
         p.setdefault("kind", "PeerAuthentication")
         p.setdefault("metadata", {}).pop("creationTimestamp", None)
         if created.get(_name(p)):

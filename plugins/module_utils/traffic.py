@@ -8,7 +8,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import copy
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import plain_copy
+
 import datetime
 import hashlib
 import json
@@ -311,10 +312,10 @@ def traffic_policy(svc):
                 cookie["path"] = chash["cookie"]["path"]
             policy["loadBalancer"] = {"consistentHash": {"httpCookie": cookie}}
     if svc.get("connection_pool"):
-        pool = copy.deepcopy(svc["connection_pool"])
+        pool = plain_copy(svc["connection_pool"])
         policy["connectionPool"] = pool
     if svc.get("outlier_detection"):
-        policy["outlierDetection"] = copy.deepcopy(svc["outlier_detection"])
+        policy["outlierDetection"] = plain_copy(svc["outlier_detection"])
     return policy
 
 
@@ -418,7 +419,7 @@ def expired_faults(virtual_services, now=None):
         expires = parse_time((meta.get("annotations") or {}).get(FAULT_EXPIRES))
         if expires is None or _now(now) < expires:
             continue
-        fixed = copy.deepcopy(vs)
+        fixed = plain_copy(vs)
         fixed.pop("status", None)
         http = [dict((k, v) for k, v in r.items() if k != "fault") for r in fixed["spec"].get("http") or []
                 if not (r.get("name") == "fault" and r.get("fault"))]

@@ -345,3 +345,18 @@ def test_connect_again_in_one_process_wraps_the_original_call_not_the_wrapper(mo
         kube.connect(module)
         assert api_client._istio_runbooks_call_api.__func__ is ApiClient.call_api
         assert api_client.call_api() == "answer"
+
+
+def test_plain_copy_copies_the_data_only():
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import plain_copy
+
+    class Lazy(dict):
+        def __deepcopy__(self, memo):  # the template engine's containers copy every host variable here
+            raise AssertionError("deepcopy called")
+
+    source = Lazy(metadata=Lazy(name="a", labels={"x": "1"}), spec={"ports": [{"port": 80}], "pair": (1, 2)})
+    copied = plain_copy(source)
+    assert copied == {"metadata": {"name": "a", "labels": {"x": "1"}}, "spec": {"ports": [{"port": 80}], "pair": [1, 2]}}
+    assert type(copied) is dict and type(copied["metadata"]) is dict
+    copied["spec"]["ports"][0]["port"] = 81
+    assert source["spec"]["ports"][0]["port"] == 80
