@@ -223,10 +223,27 @@ def wrote_nothing(report):
     return True
 
 
+# An empty file beside report.json saying which kind of run it was, so that rotation reads no report.
+WROTE_NOTHING, WROTE_CHANGES = "wrote-nothing", "wrote-changes"
+
+
+def run_marker(report):
+    """The marker file name of a report's folder."""
+    return WROTE_NOTHING if wrote_nothing(report) else WROTE_CHANGES
+
+
 def _rotatable(folder, name):
-    try:
-        with open(os.path.join(folder, name, "report.json")) as handle:
-            return wrote_nothing(json.load(handle))
+    path = os.path.join(folder, name)
+    if os.path.exists(os.path.join(path, WROTE_NOTHING)):
+        return True
+    if os.path.exists(os.path.join(path, WROTE_CHANGES)):
+        return False
+    try:  # a folder from before the markers: read its report once and mark it
+        with open(os.path.join(path, "report.json")) as handle:
+            marker = run_marker(json.load(handle))
+        with open(os.path.join(path, marker), "w"):
+            pass
+        return marker == WROTE_NOTHING
     except (OSError, ValueError):
         return False
 

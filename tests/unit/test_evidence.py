@@ -153,3 +153,20 @@ def test_rotation_never_deletes_the_evidence_of_a_change(tmp_path):
     assert sorted(p.rsplit("/", 1)[-1] for p in deleted) == ["CHG0012345-20261126T110000000000Z",
                                                              "CHG0012345-20261126T120000000000Z"]
     assert (tmp_path / "CHG0012345-20261126T100000000000Z" / "report.json").exists()
+
+
+def test_rotation_reads_the_marker_not_the_report_and_marks_older_folders(tmp_path):
+    import json
+    for hour, marker in ((10, evidence.WROTE_NOTHING), (11, evidence.WROTE_CHANGES), (12, evidence.WROTE_NOTHING)):
+        folder = tmp_path / ("CHG0012345-20261126T%02d0000000000Z" % hour)
+        folder.mkdir()
+        (folder / "report.json").write_text("not read")  # the marker decides
+        (folder / marker).write_text("")
+    legacy = tmp_path / "CHG0012345-20261126T090000000000Z"
+    legacy.mkdir()
+    (legacy / "report.json").write_text(json.dumps({"hosts": {"east": {"stats": {"changed": 2}, "changes": []}}}))
+    deleted = evidence.rotate(str(tmp_path), 1)
+    assert [p.rsplit("/", 1)[-1] for p in deleted] == ["CHG0012345-20261126T100000000000Z"]
+    assert (legacy / evidence.WROTE_CHANGES).exists(), "a folder from before the markers is marked once"
+    assert evidence.run_marker({"check_mode": True}) == evidence.WROTE_NOTHING
+    assert evidence.run_marker({"hosts": {"a": {"stats": {"changed": 1}}}}) == evidence.WROTE_CHANGES
