@@ -195,7 +195,11 @@ class CallbackModule(CallbackBase):
         written = []
         for folder in folders:
             os.makedirs(folder, mode=0o700, exist_ok=True)
-            for file_name, content in (("report.json", text), ("report.md", page), (evidence.run_marker(self.report), "")):
+            marker = evidence.run_marker(self.report)
+            for stale in {evidence.WROTE_NOTHING, evidence.WROTE_CHANGES} - {marker}:
+                if os.path.exists(os.path.join(folder, stale)):
+                    os.remove(os.path.join(folder, stale))
+            for file_name, content in (("report.json", text), ("report.md", page), (marker, "")):
                 path = os.path.join(folder, file_name)
                 with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
                     handle.write(content)

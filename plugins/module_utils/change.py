@@ -7,9 +7,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import plain_copy
-
 import re
+
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import plain_copy
 
 DEFAULT_PATTERN = r"^CHG[0-9]{7}$"
 DEFAULT_PREFIX = "istio-runbooks.io"

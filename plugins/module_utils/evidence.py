@@ -234,10 +234,10 @@ def run_marker(report):
 
 def _rotatable(folder, name):
     path = os.path.join(folder, name)
+    if os.path.exists(os.path.join(path, WROTE_CHANGES)):  # first: a folder with both keeps its evidence
+        return False
     if os.path.exists(os.path.join(path, WROTE_NOTHING)):
         return True
-    if os.path.exists(os.path.join(path, WROTE_CHANGES)):
-        return False
     try:  # a folder from before the markers: read its report once and mark it
         with open(os.path.join(path, "report.json")) as handle:
             marker = run_marker(json.load(handle))

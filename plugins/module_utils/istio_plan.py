@@ -13,7 +13,6 @@ import io
 import os
 import subprocess
 
-from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import TAG_LABEL
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.local_files import write_files
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import (
     default_injector_deactivated,
@@ -24,7 +23,7 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest impor
 )
 
 RENDER_KEY = "# istio-runbooks render key: "
-PLAN_KEY = "# istio-runbooks plan key: "
+PLAN_HEADER = "# istio-runbooks plan: "
 
 
 class PlanError(Exception):
@@ -53,24 +52,28 @@ def cached_render(path, key):
     return rest if first == RENDER_KEY + key else None
 
 
-def plan_key(render, namespace, validation_failure_policy, tagged):
-    """What the saved plan depends on: the render, the namespace, the webhook failure policy and whether a
-    "default" tag exists."""
-    digest = hashlib.sha256()
-    for part in (render, namespace or "", validation_failure_policy or "", "tagged" if tagged else ""):
-        digest.update(part.encode("utf-8"))
-        digest.update(b"\0")
-    return digest.hexdigest()
+def objects_digest(objects):
+    """SHA-256 of the planned objects as canonical JSON: equal digests, equal objects."""
+    import json
+
+    return hashlib.sha256(json.dumps(objects, sort_keys=True, separators=(",", ":"), default=str)
+                          .encode("utf-8")).hexdigest()
 
 
-def saved_under(path, key, prefix):
-    """Whether the file at path starts with the line prefix + key."""
+def plan_header(digest, body):
+    """The plan file's first line: the digest of its objects and the SHA-256 of the text below it."""
+    return "%sobjects %s body %s" % (PLAN_HEADER, digest, hashlib.sha256(body.encode("utf-8")).hexdigest())
+
+
+def kept_plan(path, digest):
+    """The text of the plan file at path when it holds these objects, unedited since it was written; else None."""
     try:
         with open(path, "rb") as handle:
-            first = handle.readline().decode("utf-8", "replace").rstrip("\n")
-    except (IOError, OSError):
-        return False
-    return first == prefix + key
+            text = handle.read().decode("utf-8")
+    except (IOError, OSError, UnicodeDecodeError):
+        return None
+    first, _, body = text.partition("\n")
+    return text if first == plan_header(digest, body) else None
 
 
 def run_istioctl(argv):
@@ -91,7 +94,7 @@ def render_plan(istioctl, operator, operator_file, plan_file, overlay_file="", n
     """Write the IstioOperator, render it (or reuse render_cache when its key matches), split the manifest into
     objects (namespaced ones without a namespace get namespace), keep the default revision's own injector
     deactivated while a "default" tag exists (default_tags: the live webhook configurations so labelled), and
-    save the plan (left as it is while its key matches). Returns {objects (with return_objects), refs, summary,
+    save the plan (left as it is while it holds the same objects, unedited). Returns {objects (with return_objects), refs, summary,
     reused_render, command, files}."""
     overlay = ""
     if overlay_file:
@@ -112,16 +115,18 @@ def render_plan(istioctl, operator, operator_file, plan_file, overlay_file="", n
         rendered = run(command)
     objects = default_injector_deactivated(split_manifest(rendered, namespace, validation_failure_policy),
                                            list(default_tags or []))
-    tagged = any(((t.get("metadata") or {}).get("labels") or {}).get(TAG_LABEL) == "default" for t in default_tags or [])
-    saved = plan_key(key, namespace, validation_failure_policy, tagged)
+    digest = objects_digest(objects)
+    plan_text = kept_plan(plan_file, digest)
     written = []
-    if not saved_under(plan_file, saved, PLAN_KEY):
-        written.append({"path": plan_file, "content": PLAN_KEY + saved + "\n" + dump_manifest(objects)})
+    if plan_text is None:
+        body = dump_manifest(objects)
+        plan_text = plan_header(digest, body) + "\n" + body
+        written.append({"path": plan_file, "content": plan_text})
     if render_cache and not reused:
         written.append({"path": render_cache, "content": RENDER_KEY + key + "\n" + rendered})
     write_files(written)
     result = {"refs": [object_ref_dict(o) for o in objects], "summary": kind_summary(objects), "reused_render": reused,
-              "command": command,
+              "command": command, "plan_sha256": hashlib.sha256(plan_text.encode("utf-8")).hexdigest(),
               "files": [operator_file, plan_file] + ([render_cache] if render_cache and not reused else [])}
     if return_objects:
         result["objects"] = objects

@@ -9,11 +9,14 @@ __metaclass__ = type
 
 import subprocess
 
-# The commands that read (the cluster or nothing) and write nothing: the leading words of istioctl's arguments.
+# The commands that write nothing to the cluster or the proxies: the leading words of istioctl's arguments, before
+# any flag. proxy-config only with its read-only views (not "log", which sets Envoy's log level).
 READ_ONLY = (
-    ("version",), ("analyze",), ("proxy-status",), ("proxy-config",), ("manifest", "generate"),
-    ("tag", "generate"), ("tag", "list"), ("x", "precheck"), ("precheck",), ("x", "describe"),
+    ("version",), ("analyze",), ("proxy-status",), ("manifest", "generate"), ("tag", "generate"), ("tag", "list"),
+    ("x", "precheck"), ("precheck",), ("x", "describe"),
 )
+PROXY_CONFIG_VIEWS = ("all", "bootstrap", "cluster", "ecds", "endpoint", "listener", "rootca-compare", "route", "secret")
+READ_ONLY += tuple(("proxy-config", view) for view in PROXY_CONFIG_VIEWS)
 
 
 def command_words(args):
@@ -48,7 +51,7 @@ def run_read_only(istioctl, args, timeout):
     except OSError as exc:
         return dict(result, failed=True, msg="cannot run %s: %s" % (argv[0], exc))
     try:
-        out, err = process.communicate(timeout=timeout)
+        out, err = process.communicate(timeout=timeout or None)
     except subprocess.TimeoutExpired:
         process.kill()
         out, err = process.communicate()

@@ -48,20 +48,27 @@ def split_manifest(text, default_namespace=None, validation_failure_policy=None)
     return objects
 
 
-def manifest_file_objects(paths):
+def manifest_file_objects(paths, checksums=None):
     """The objects of multi-document YAML files, in order, each file's CustomResourceDefinitions first.
-    IOError when a file cannot be read, ValueError when it is not YAML."""
+    checksums: the SHA-256 each file must have, in the same order (a plan applied as it was made).
+    IOError when a file cannot be read, ValueError when it is not YAML or its checksum differs."""
+    import hashlib
     import io
 
     import yaml
 
+    checksums = list(checksums or [])
+    if checksums and len(checksums) != len(paths or []):
+        raise ValueError("%d checksums for %d manifest files" % (len(checksums), len(paths or [])))
     objects = []
-    for path in paths or []:
-        with io.open(path, encoding="utf-8") as handle:
-            text = handle.read()
+    for index, path in enumerate(paths or []):
+        with io.open(path, "rb") as handle:
+            data = handle.read()
+        if checksums and hashlib.sha256(data).hexdigest() != checksums[index]:
+            raise ValueError("%s changed since it was planned (its SHA-256 is not %s)" % (path, checksums[index]))
         try:
-            found = split_manifest(text)
-        except yaml.YAMLError as exc:
+            found = split_manifest(data.decode("utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise ValueError("%s is not valid YAML: %s" % (path, exc))
         objects += sorted(found, key=lambda obj: obj["kind"] != "CustomResourceDefinition")
     return objects

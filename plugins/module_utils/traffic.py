@@ -8,14 +8,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import plain_copy
-
 import datetime
 import hashlib
 import json
 import re
 
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.change import plain_annotations
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.kube import plain_copy
 
 NETWORKING = "networking.istio.io/v1"
 ENVOY_FILTER = "networking.istio.io/v1alpha3"

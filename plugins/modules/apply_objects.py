@@ -36,11 +36,18 @@ options:
   manifest_files:
     description:
       - Multi-document YAML files (such as the plan M(istio_runbooks.mesh.istio_plan) saves) whose objects are
-        applied after O(definitions), their CustomResourceDefinitions first. A plan of about a megabyte read here
+        applied after O(definitions), each file's CustomResourceDefinitions first. A plan of about a megabyte read here
         does not pass through the task's variables.
       - Read where the module runs (the controller, with the runbooks' C(local) connection).
     type: list
     elements: path
+    default: []
+  manifest_sha256:
+    description:
+      - The SHA-256 each of O(manifest_files) must have, in the same order (M(istio_runbooks.mesh.istio_plan)
+        returns its plan's). A file that differs fails the call before anything is read or written.
+    type: list
+    elements: str
     default: []
   field_manager:
     description: The server-side apply field manager.
@@ -167,6 +174,7 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest impor
 ARGUMENT_SPEC = dict(AUTH_ARG_SPEC)
 ARGUMENT_SPEC.update(definitions=dict(type="list", elements="dict", required=True),
                      manifest_files=dict(type="list", elements="path", default=[]),
+                     manifest_sha256=dict(type="list", elements="str", default=[]),
                      field_manager=dict(type="str", default="istio-runbooks"),
                      force_conflicts=dict(type="bool", default=True),
                      owner_label=dict(type="str"),
@@ -178,13 +186,16 @@ ARGUMENT_SPEC.update(definitions=dict(type="list", elements="dict", required=Tru
 
 def run(module):
     try:
-        definitions = module.params["definitions"] + manifest_file_objects(module.params["manifest_files"])
+        definitions = module.params["definitions"] + manifest_file_objects(module.params["manifest_files"],
+                                                                           module.params["manifest_sha256"])
     except (IOError, OSError, ValueError) as exc:
         module.fail_json(msg="Cannot read the manifest files: %s. Nothing was changed." % exc)
     bad = [i for i, obj in enumerate(definitions)
            if not obj.get("apiVersion") or not obj.get("kind") or not (obj.get("metadata") or {}).get("name")]
     if bad:
-        module.fail_json(msg="definitions %s lack apiVersion, kind or metadata.name" % bad)
+        inline = len(module.params["definitions"])
+        module.fail_json(msg="definitions %s lack apiVersion, kind or metadata.name" % (
+            [i for i in bad if i < inline] + (["%d of manifest_files" % (i - inline) for i in bad if i >= inline])))
     if module.params["wait_established"] < 0:
         module.fail_json(msg="wait_established must be 0 (no wait) or more seconds, got %s"
                              % module.params["wait_established"])

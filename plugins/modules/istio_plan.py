@@ -27,7 +27,8 @@ description:
   - With a C(local) connection (the runbooks' inventories), its action plugin runs on the controller without a
     module process; on other connections the module runs on the target.
   - Reads no cluster and changes nothing in it; the files it writes are artifacts of the run, written in check
-    mode too. The plan file starts with a key of what it was made from, and is left as it is while the key matches.
+    mode too. The plan file's first line holds the digest of its objects and of its text; the file is left as it
+    is while it holds the same objects, unedited.
 options:
   istioctl:
     description: The istioctl binary.
@@ -71,7 +72,8 @@ options:
     description:
       - Return the planned objects whole in RV(objects). Without them the result is a few kilobytes instead of
         about a megabyte; M(istio_runbooks.mesh.apply_objects) reads the plan from O(plan_file)
-        (its O(istio_runbooks.mesh.apply_objects#module:manifest_files)), and RV(refs) names the objects.
+        (its O(istio_runbooks.mesh.apply_objects#module:manifest_files), checked against RV(plan_sha256)), and
+        RV(refs) names the objects.
     type: bool
     default: true
 attributes:
@@ -112,6 +114,10 @@ refs:
   type: list
   elements: dict
   sample: [{apiVersion: apps/v1, kind: Deployment, metadata: {name: istiod, namespace: istio-system}}]
+plan_sha256:
+  description: The SHA-256 of the plan file as this call left it; apply it with this checksum.
+  returned: success
+  type: str
 summary:
   description: How many objects of each kind, most frequent first.
   returned: success

@@ -15,11 +15,13 @@ version_added: "0.1.0"
 author:
   - istio-runbooks contributors (@istio-runbooks)
 description:
-  - Runs one istioctl command that reads the cluster (or nothing) and writes nothing, and returns its exit code and
-    output, as M(ansible.builtin.command) would.
-  - Refuses, before running anything, a command that is not read-only, such as C(install), C(uninstall) or
-    C(tag set). The read-only commands are C(version), C(analyze), C(proxy-status), C(proxy-config),
-    C(manifest generate), C(tag generate), C(tag list), C(x precheck), C(precheck) and C(x describe).
+  - Runs one istioctl command that reads the cluster (or nothing) and writes nothing to it or to the proxies, and
+    returns its exit code, standard output and standard error.
+  - Refuses, before running anything, any other command, such as C(install), C(uninstall), C(tag set) or
+    C(proxy-config log). The commands it runs are C(version), C(analyze), C(proxy-status), C(proxy-config) with
+    C(all), C(bootstrap), C(cluster), C(ecds), C(endpoint), C(listener), C(rootca-compare), C(route) or
+    C(secret), C(manifest generate), C(tag generate), C(tag list), C(x precheck), C(precheck) and C(x describe),
+    named first in O(args), before any flag.
   - With a C(local) connection (the runbooks' inventories), its action plugin runs istioctl from the controller
     process without starting a module process; on other connections the module runs on the target.
   - It never reports a change, and runs in check mode too.
@@ -36,9 +38,9 @@ options:
     elements: str
     required: true
   timeout:
-    description: Seconds istioctl may run before it is stopped and the task fails.
+    description: Seconds istioctl may run before it is stopped and the task fails; 0 waits without a limit.
     type: int
-    default: 300
+    default: 0
 attributes:
   check_mode:
     support: full
@@ -47,7 +49,9 @@ attributes:
     support: none
     description: Nothing changes, so there is nothing to show.
 notes:
-  - The task fails when istioctl exits non-zero; use C(failed_when) to judge the exit code yourself.
+  - The task fails when istioctl exits non-zero or cannot start (RV(rc) is then null, and C(msg) says why); use
+    C(failed_when) to judge the exit code yourself.
+  - C(manifest generate -o <folder>) writes files on the host it runs on; the cluster is untouched.
 seealso:
   - module: istio_runbooks.mesh.proxy_status
 """
@@ -110,7 +114,7 @@ from ansible_collections.istio_runbooks.mesh.plugins.module_utils.istioctl impor
 ARGUMENT_SPEC = dict(
     istioctl=dict(type="path", required=True),
     args=dict(type="list", elements="str", required=True),
-    timeout=dict(type="int", default=300),
+    timeout=dict(type="int", default=0),
 )
 
 

@@ -168,5 +168,12 @@ def test_rotation_reads_the_marker_not_the_report_and_marks_older_folders(tmp_pa
     deleted = evidence.rotate(str(tmp_path), 1)
     assert [p.rsplit("/", 1)[-1] for p in deleted] == ["CHG0012345-20261126T100000000000Z"]
     assert (legacy / evidence.WROTE_CHANGES).exists(), "a folder from before the markers is marked once"
+    both = tmp_path / "CHG0012345-20261126T080000000000Z"
+    both.mkdir()
+    (both / "report.json").write_text("{}")
+    (both / evidence.WROTE_NOTHING).write_text("")
+    (both / evidence.WROTE_CHANGES).write_text("")
+    assert evidence.rotate(str(tmp_path), 0) == [] and evidence.rotate(str(tmp_path), 1) == []
+    assert both.exists(), "a folder marked both ways keeps its evidence"
     assert evidence.run_marker({"check_mode": True}) == evidence.WROTE_NOTHING
     assert evidence.run_marker({"hosts": {"a": {"stats": {"changed": 1}}}}) == evidence.WROTE_CHANGES

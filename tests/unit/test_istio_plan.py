@@ -98,7 +98,9 @@ def test_another_overlay_or_a_foreign_cache_renders_again(setup, tmp_path):
     assert len(calls) == 3, "a cache under another key is not used"
 
 
-def test_the_plan_file_is_kept_while_its_key_matches_and_refs_name_the_objects(setup):
+def test_the_plan_file_is_kept_while_it_holds_the_same_objects_unedited_and_refs_name_them(setup):
+    import hashlib
+
     istioctl, calls, run, paths = setup
     first = render_plan(istioctl, "kind: IstioOperator\n", run=run, return_objects=False, **paths)
     assert "objects" not in first
@@ -106,14 +108,21 @@ def test_the_plan_file_is_kept_while_its_key_matches_and_refs_name_the_objects(s
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "istiod", "namespace": "istio-system"}},
         {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
          "metadata": {"name": "istio-sidecar-injector"}}]
-    saved = open(paths["plan_file"]).read()
-    assert saved.startswith("# istio-runbooks plan key: ") and "kind: ServiceAccount" in saved
+    saved = open(paths["plan_file"], "rb").read()
+    assert saved.startswith(b"# istio-runbooks plan: objects ") and b"kind: ServiceAccount" in saved
+    assert first["plan_sha256"] == hashlib.sha256(saved).hexdigest()
     written = os.stat(paths["plan_file"]).st_mtime_ns
     os.utime(paths["plan_file"], ns=(written - 10 ** 9, written - 10 ** 9))
-    render_plan(istioctl, "kind: IstioOperator\n", run=run, **paths)
-    assert os.stat(paths["plan_file"]).st_mtime_ns == written - 10 ** 9, "same inputs: the plan is not rewritten"
+    again = render_plan(istioctl, "kind: IstioOperator\n", run=run, **paths)
+    assert os.stat(paths["plan_file"]).st_mtime_ns == written - 10 ** 9, "same objects: the plan is not rewritten"
+    assert again["plan_sha256"] == first["plan_sha256"]
+    with open(paths["plan_file"], "ab") as handle:
+        handle.write(b"---\nkind: ConfigMap\nmetadata: {name: added-by-hand}\n")
+    fixed = render_plan(istioctl, "kind: IstioOperator\n", run=run, **paths)
+    assert open(paths["plan_file"], "rb").read() == saved and fixed["plan_sha256"] == first["plan_sha256"], \
+        "an edited plan is written again"
     tag = {"kind": "MutatingWebhookConfiguration", "metadata": {"labels": {"istio.io/tag": "default"}}}
-    render_plan(istioctl, "kind: IstioOperator\n", run=run, default_tags=[tag], **paths)
-    assert open(paths["plan_file"]).read() != saved, "a default tag changes the plan"
+    tagged = render_plan(istioctl, "kind: IstioOperator\n", run=run, default_tags=[tag], **paths)
+    assert tagged["plan_sha256"] != first["plan_sha256"], "a default tag changes the plan"
     render_plan(istioctl, "kind: IstioOperator\n", run=run, namespace="mesh", **paths)
     assert "namespace: mesh" in open(paths["plan_file"]).read()

@@ -24,7 +24,8 @@ def fake_istioctl(tmp_path):
 @pytest.mark.parametrize("args", [
     ["version", "--remote=false", "-o", "json"], ["analyze", "-A"], ["proxy-status"], ["x", "precheck", "-i", "x"],
     ["tag", "generate", "default", "--revision", "1-27"], ["tag", "list"], ["manifest", "generate", "-f", "op.yaml"],
-    ["proxy-config", "cluster", "pod.ns"], ["precheck"], ["x", "describe", "pod", "p"],
+    ["proxy-config", "cluster", "pod.ns"], ["proxy-config", "route", "p", "-o", "json"], ["precheck"],
+    ["x", "describe", "pod", "p"],
 ])
 def test_read_only_commands_are_accepted(args):
     assert read_only_problem(args) is None
@@ -33,6 +34,8 @@ def test_read_only_commands_are_accepted(args):
 @pytest.mark.parametrize("args", [
     ["install", "-y"], ["uninstall", "--purge"], ["tag", "set", "default"], ["tag", "remove", "x"], [],
     ["--kubeconfig", "k", "install"], ["manifest", "install"], ["x", "waypoint", "apply"], ["upgrade"],
+    ["proxy-config", "log", "p", "--level", "debug"], ["proxy-config", "-o", "json", "log", "p"], ["proxy-config"],
+    ["x", "-i", "ns", "precheck"], ["tag", "--revision", "r", "set", "default"],
 ])
 def test_writing_commands_are_refused(args, fake_istioctl, tmp_path):
     assert "is not one of the read-only commands" in read_only_problem(args)

@@ -218,3 +218,21 @@ def test_manifest_files_give_their_objects_in_order_crds_first(tmp_path):
     second.write_text("kind: [\n")
     with pytest.raises(ValueError, match="more.yaml is not valid YAML"):
         manifest_file_objects([str(second)])
+
+
+def test_a_manifest_file_that_changed_since_it_was_planned_is_refused(tmp_path):
+    import hashlib
+
+    import pytest
+
+    from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import manifest_file_objects
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("kind: ServiceAccount\nmetadata: {name: a}\n")
+    planned = hashlib.sha256(plan.read_bytes()).hexdigest()
+    assert [o["metadata"]["name"] for o in manifest_file_objects([str(plan)], [planned])] == ["a"]
+    plan.write_text("kind: ServiceAccount\nmetadata: {name: b}\n")
+    with pytest.raises(ValueError, match="plan.yaml changed since it was planned"):
+        manifest_file_objects([str(plan)], [planned])
+    with pytest.raises(ValueError, match="2 checksums for 1 manifest files"):
+        manifest_file_objects([str(plan)], [planned, planned])
