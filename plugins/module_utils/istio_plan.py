@@ -41,14 +41,18 @@ def render_key(istioctl, operator, overlay):
     return digest.hexdigest()
 
 
-def cached_render(path, key):
-    """The manifest saved at path under key, or None."""
+def _read_text(path):
+    """The UTF-8 text of a file, or None when it cannot be read."""
     try:
         with open(path, "rb") as handle:
-            text = handle.read().decode("utf-8")
+            return handle.read().decode("utf-8")
     except (IOError, OSError, UnicodeDecodeError):
         return None
-    first, _, rest = text.partition("\n")
+
+
+def cached_render(path, key):
+    """The manifest saved at path under key, or None."""
+    first, _, rest = (_read_text(path) or "").partition("\n")
     return rest if first == RENDER_KEY + key else None
 
 
@@ -67,13 +71,9 @@ def plan_header(digest, body):
 
 def kept_plan(path, digest):
     """The text of the plan file at path when it holds these objects, unedited since it was written; else None."""
-    try:
-        with open(path, "rb") as handle:
-            text = handle.read().decode("utf-8")
-    except (IOError, OSError, UnicodeDecodeError):
-        return None
+    text = _read_text(path) or ""
     first, _, body = text.partition("\n")
-    return text if first == plan_header(digest, body) else None
+    return text if text and first == plan_header(digest, body) else None
 
 
 def run_istioctl(argv):

@@ -142,23 +142,6 @@ def test_malformed_change_id_where_required_and_unknown_runbook_stop_before_anyt
     assert not (tmp_path / "nope").exists(), "nothing ran"
 
 
-def test_a_later_runbook_of_the_run_checks_again_when_it_requires_a_ticket_the_first_did_not(sandbox, tmp_path):
-    """change_ticket checks once per run, but a read-only step (ticket optional) does not answer for a later
-    step that changes the cluster: with change_ticket_required and no change_id, the second play stops."""
-    play = {"hosts": "mesh_clusters", "gather_facts": False, "tasks": [
-        {"name": "Ticket", "ansible.builtin.include_role": {"name": "istio_runbooks.mesh.change_ticket"},
-         "vars": {"change_ticket_read_only": "{{ ticket_read_only }}"}},
-        {"name": "Done", "ansible.builtin.debug": {"msg": "passed {{ ticket_read_only }}"}}]}
-    playbook = tmp_path / "two-steps.yml"
-    playbook.write_text(yaml.safe_dump([dict(play, vars={"ticket_read_only": True}),
-                                        dict(play, vars={"ticket_read_only": False})], sort_keys=False))
-    run = run_playbook(str(playbook), {"change_ticket_required": True,
-                                       "change_ticket_evidence_dir": str(tmp_path / "evidence")}, timeout=300)
-    assert run.rc != 0
-    assert "passed True" in run.stdout and "passed False" not in run.stdout
-    assert "change_id is required" in " ".join(run.stdout.split())
-
-
 @pytest.mark.parametrize("runbook", ["playbooks/sidecar-injection.yml", "playbooks/mtls-strict.yml",
                                      "playbooks/gateways.yml"])
 def test_every_runbook_refuses_a_bad_inventory_before_any_change(runbook, sandbox, audit, tmp_path):
