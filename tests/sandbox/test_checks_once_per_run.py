@@ -8,12 +8,18 @@ from tests.helpers.audit import now
 from tests.helpers.playbook import run_playbook
 
 
+# What every runbook's plays set: the inventory's cluster for the collection's cluster modules.
+CONNECTION = {"group/istio_runbooks.mesh.cluster": {"kubeconfig": "{{ mesh_cluster_kubeconfig | default(omit) }}",
+                                                    "context": "{{ mesh_cluster_context | default(omit) }}"}}
+
+
 def two_plays(tmp_path, first, second):
     """A playbook of two plays on mesh_clusters, each including a role with the given role variables, each ending
     with a debug naming its play."""
     plays = []
     for number, (role, role_vars) in enumerate((first, second), start=1):
-        plays.append({"name": "Step %d" % number, "hosts": "mesh_clusters", "gather_facts": False, "tasks": [
+        plays.append({"name": "Step %d" % number, "hosts": "mesh_clusters", "gather_facts": False,
+                      "module_defaults": CONNECTION, "tasks": [
             {"name": "Step %d | Role" % number, "ansible.builtin.include_role": {"name": role}, "vars": role_vars},
             {"name": "Step %d | Done" % number, "ansible.builtin.debug": {"msg": "passed step %d" % number}}]})
     path = tmp_path / "two-steps.yml"
