@@ -11,8 +11,8 @@ __metaclass__ = type
 import hashlib
 import io
 import os
-import subprocess
 
+from ansible_collections.istio_runbooks.mesh.plugins.module_utils.istioctl import run_read_only
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.local_files import write_files
 from ansible_collections.istio_runbooks.mesh.plugins.module_utils.manifest import (
     default_injector_deactivated,
@@ -77,16 +77,11 @@ def kept_plan(path, digest):
 
 
 def run_istioctl(argv):
-    """istioctl's standard output; PlanError with its message when it fails."""
-    try:
-        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    except OSError as exc:
-        raise PlanError("cannot run %s: %s" % (argv[0], exc))
-    out, err = process.communicate()
-    if process.returncode != 0:
-        raise PlanError("%s failed (exit %d): %s" % (" ".join(argv), process.returncode,
-                                                     err.decode("utf-8", "replace").strip()))
-    return out.decode("utf-8")
+    """istioctl's standard output; PlanError with its message when it fails (the istioctl module's runner)."""
+    result = run_read_only(argv[0], argv[1:], 0)
+    if result.get("failed"):
+        raise PlanError(result["msg"])
+    return result["stdout"]
 
 
 def render_plan(istioctl, operator, operator_file, plan_file, overlay_file="", namespace="istio-system",
